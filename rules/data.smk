@@ -1,0 +1,96 @@
+if config["dataset"]["source"] == "phantom":
+
+    rule phantom:
+        output:
+            ct_meta=f"{config['dataset']['ct_root']}/meta.csv",
+            mri_meta=f"{config['dataset']['mri_root']}/meta.csv",
+        params:
+            n_ct=config["phantom"]["n_ct"],
+            n_mri=config["phantom"]["n_mri"],
+            seed=config["phantom"]["seed"],
+        log:
+            "logs/phantom.log",
+        benchmark:
+            "results/benchmarks/phantom.tsv"
+        conda:
+            "../envs/sail.yaml"
+        script:
+            "../workflow_scripts/phantom.py"
+
+
+rule subjects:
+    input:
+        meta=dataset_meta_files(),
+        schema=workflow.source_path("../schemas/subjects.schema.yaml"),
+    output:
+        "results/meta/subjects.parquet",
+    params:
+        roots=DATASET_ROOTS,
+        on_bad_scan=config["dataset"]["on_bad_scan"],
+    log:
+        "logs/subjects.log",
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/subjects.py"
+
+
+rule slice_subject:
+    input:
+        subjects="results/meta/subjects.parquet",
+    output:
+        store=directory("results/slices/{modality}/{image_id}.zarr"),
+        table="results/slices/{modality}/{image_id}.parquet",
+    params:
+        size=config["slicing"]["size"],
+        presence_min_voxels=config["slicing"]["presence_min_voxels"],
+        mri_percentiles=config["slicing"]["mri_percentiles"],
+        on_bad_scan=config["dataset"]["on_bad_scan"],
+        seed=config["seed"],
+    log:
+        "logs/slice_subject/{modality}/{image_id}.log",
+    benchmark:
+        "results/benchmarks/slice_subject/{modality}/{image_id}.tsv"
+    group:
+        "slicing"
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/slice_subject.py"
+
+
+rule split:
+    input:
+        subjects="results/meta/subjects.parquet",
+        tables=slice_tables(),
+    output:
+        split="results/meta/split.parquet",
+        summary="results/meta/split_summary.tsv",
+    params:
+        test_institutes=config["split"]["test_institutes"],
+        train_fraction=config["split"]["train_fraction"],
+        seed=config["seed"],
+    log:
+        "logs/split.log",
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/split.py"
+
+
+rule slice_index:
+    input:
+        tables=slice_tables(),
+        stores=slice_stores(),
+        split="results/meta/split.parquet",
+    output:
+        index="results/slices/index.parquet",
+        quarantine="results/meta/quarantine.parquet",
+    log:
+        "logs/slice_index.log",
+    benchmark:
+        "results/benchmarks/slice_index.tsv"
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/slice_index.py"

@@ -1,0 +1,1 @@
+"""SAIL core library."""

@@ -1,0 +1,1 @@
+"""Datasets, phantom generation, slicing, slice store, index and split."""

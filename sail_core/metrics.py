@@ -1,0 +1,215 @@
+"""Every metric of the project, defined once.
+
+Reconstruction
+- `mse`: mean over all elements of (x - x_hat)^2.
+- `fvu`: fraction of variance unexplained, sum (x - x_hat)^2 / sum (x - mean_j)^2 with the
+  per-dimension mean mean_j (the SAELens / sparsify / saev definition). `explained_variance`
+  = 1 - fvu.
+- `r2_global_mean`: the study's flattened R^2, 1 - sum (x - x_hat)^2 / sum (x - m)^2 with ONE
+  scalar mean m over every element. Always >= 1 - fvu; only for comparison with the study.
+- `cosine`: mean over rows of cos(x_i, x_hat_i).
+
+Interpretability (the study's monosemanticity, §8)
+- `mean_pairwise_jaccard`: coherence C, mean Jaccard over all pairs; two empty vectors count 1.
+- `specificity`: S = 1 - H(p)/ln(s), p the structure frequencies among the samples.
+- `monosemanticity`: M = max(0, C - null) * S.
+
+Performance recovery (§7), arrays over targets
+- `recovery_ratio_of_means`: mean(auc_n) / mean(auc_dense) (the study's headline form).
+- `recovery_mean_of_ratios`: mean(auc_n / auc_dense).
+- `recovery_chance_corrected`: mean((auc_n - 0.5) / (auc_dense - 0.5)).
+- `n_features_to_reach`: smallest N whose auc / dense auc reaches a fraction.
+
+Retrieval
+- `precision_at_k`, `average_precision` over a relevance sequence in rank order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _as_float64(a) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().to("cpu").double().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+class ReconstructionStats:
+    """Streaming sums from which mse, fvu, r2_global_mean and cosine follow exactly."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.d = 0
+        self._sse = 0.0
+        self._sum = None
+        self._sum_sq = None
+        self._cos_sum = 0.0
+
+    def update(self, x, x_hat) -> None:
+        x = _as_float64(x)
+        x_hat = _as_float64(x_hat)
+        if x.shape != x_hat.shape or x.ndim != 2:
+            raise ValueError(
+                f"x and x_hat must be equal 2-D shapes, got {x.shape} and {x_hat.shape}"
+            )
+        if self._sum is None:
+            self.d = x.shape[1]
+            self._sum = np.zeros(self.d)
+            self._sum_sq = np.zeros(self.d)
+        self.n += x.shape[0]
+        self._sse += float(((x - x_hat) ** 2).sum())
+        self._sum += x.sum(axis=0)
+        self._sum_sq += (x**2).sum(axis=0)
+        norms = np.linalg.norm(x, axis=1) * np.linalg.norm(x_hat, axis=1)
+        dots = (x * x_hat).sum(axis=1)
+        self._cos_sum += float(
+            np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0).sum()
+        )
+
+    def result(self) -> dict[str, float]:
+        if self.n == 0:
+            raise ValueError("no rows were accumulated")
+        per_dim_ss = float((self._sum_sq - self._sum**2 / self.n).sum())
+        total = self.n * self.d
+        global_ss = float(self._sum_sq.sum() - self._sum.sum() ** 2 / total)
+        fvu_value = self._sse / per_dim_ss if per_dim_ss > 0 else math.nan
+        return {
+            "mse": self._sse / total,
+            "fvu": fvu_value,
+            "explained_variance": 1.0 - fvu_value,
+            "r2_global_mean": 1.0 - self._sse / global_ss if global_ss > 0 else math.nan,
+            "cosine": self._cos_sum / self.n,
+            "n": self.n,
+        }
+
+
+def _one_shot(x, x_hat) -> dict[str, float]:
+    stats = ReconstructionStats()
+    stats.update(x, x_hat)
+    return stats.result()
+
+
+def mse(x, x_hat) -> float:
+    return _one_shot(x, x_hat)["mse"]
+
+
+def fvu(x, x_hat) -> float:
+    return _one_shot(x, x_hat)["fvu"]
+
+
+def r2_global_mean(x, x_hat) -> float:
+    return _one_shot(x, x_hat)["r2_global_mean"]
+
+
+def mean_cosine(x, x_hat) -> float:
+    return _one_shot(x, x_hat)["cosine"]
+
+
+def l0_mean(codes) -> float:
+    """Mean number of non-zero entries per row."""
+    if sp.issparse(codes):
+        codes = sp.csr_matrix(codes)
+        codes.eliminate_zeros()
+        return codes.nnz / codes.shape[0]
+    return float((_as_float64(codes) != 0).sum(axis=1).mean())
+
+
+def dead_fraction(fire_counts) -> float:
+    """Fraction of latents that never fired."""
+    counts = np.asarray(fire_counts)
+    return float((counts == 0).mean())
+
+
+def dense_fraction(frequency, threshold: float = 1e-2) -> float:
+    """Fraction of latents firing on more than `threshold` of the samples."""
+    return float((np.asarray(frequency) > threshold).mean())
+
+
+def mean_pairwise_jaccard(presence) -> float:
+    """Mean Jaccard index over all pairs of rows of a boolean (n, s) matrix."""
+    m = np.asarray(presence, dtype=bool)
+    n = m.shape[0]
+    if n < 2:
+        raise ValueError("coherence needs at least two samples")
+    a = m.astype(np.float64)
+    inter = a @ a.T
+    sizes = a.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - inter
+    jac = np.divide(inter, union, out=np.ones_like(inter), where=union > 0)
+    upper = np.triu_indices(n, k=1)
+    return float(jac[upper].mean())
+
+
+def specificity(presence) -> float:
+    """1 - H(p)/ln(s) of the structure distribution among the rows; 0 when nothing is present."""
+    m = np.asarray(presence, dtype=bool)
+    n_structures = m.shape[1]
+    counts = m.sum(axis=0).astype(np.float64)
+    total = counts.sum()
+    if total == 0 or n_structures < 2:
+        return 0.0
+    p = counts[counts > 0] / total
+    entropy = float(-(p * np.log(p)).sum())
+    return 1.0 - entropy / math.log(n_structures)
+
+
+def monosemanticity(coherence: float, null: float, specificity_value: float) -> float:
+    return max(0.0, coherence - null) * specificity_value
+
+
+def _paired(auc_n, auc_dense) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(auc_n, dtype=np.float64)
+    d = np.asarray(auc_dense, dtype=np.float64)
+    keep = ~(np.isnan(a) | np.isnan(d))
+    return a[keep], d[keep]
+
+
+def recovery_ratio_of_means(auc_n, auc_dense) -> float:
+    a, d = _paired(auc_n, auc_dense)
+    return float(a.mean() / d.mean()) if a.size else math.nan
+
+
+def recovery_mean_of_ratios(auc_n, auc_dense) -> float:
+    a, d = _paired(auc_n, auc_dense)
+    return float((a / d).mean()) if a.size else math.nan
+
+
+def recovery_chance_corrected(auc_n, auc_dense) -> float:
+    """Mean over targets of (auc - 0.5) / (auc_dense - 0.5); targets with dense <= 0.5 are skipped."""
+    a, d = _paired(auc_n, auc_dense)
+    keep = d > 0.5
+    if not keep.any():
+        return math.nan
+    return float(((a[keep] - 0.5) / (d[keep] - 0.5)).mean())
+
+
+def n_features_to_reach(n_values, aucs, dense_auc: float, fraction: float) -> float:
+    """Smallest N with auc(N) / dense_auc >= fraction; NaN if no evaluated N (or no valid AUC) does."""
+    if dense_auc is None or math.isnan(dense_auc) or dense_auc <= 0:
+        return math.nan
+    for n, auc in sorted(zip(n_values, aucs, strict=True)):
+        if not math.isnan(auc) and auc / dense_auc >= fraction:
+            return float(n)
+    return math.nan
+
+
+def precision_at_k(relevant: Sequence[bool], k: int) -> float:
+    """Share of relevant items among the first k (a short list counts the missing ones as misses)."""
+    if k <= 0:
+        raise ValueError("k must be positive")
+    return float(np.asarray(list(relevant)[:k], dtype=bool).sum() / k)
+
+
+def average_precision(relevant: Sequence[bool]) -> float:
+    """Mean of precision@i over the ranks i of the relevant items; NaN with no relevant item."""
+    rel = np.asarray(list(relevant), dtype=bool)
+    if not rel.any():
+        return math.nan
+    hits = np.cumsum(rel)
+    ranks = np.arange(1, rel.size + 1)
+    return float((hits[rel] / ranks[rel]).mean())
