@@ -1,9 +1,14 @@
-from pathlib import Path
+import os
 
 from sail_core.config import validate_config
 from sail_core.data.dataset import discover_scan_keys
 
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml")
+
+# jobs (also inside conda envs and on cluster nodes) import sail_core from this workflow's folder
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
 
 
 wildcard_constraints:

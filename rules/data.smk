@@ -8,6 +8,10 @@ if config["dataset"]["source"] == "phantom":
             n_ct=config["phantom"]["n_ct"],
             n_mri=config["phantom"]["n_mri"],
             seed=config["phantom"]["seed"],
+            ct_matrix=config["phantom"]["ct_matrix"],
+            ct_max_slices=config["phantom"]["ct_max_slices"],
+            mri_matrix=config["phantom"]["mri_matrix"],
+            mri_slice_thickness_mm=config["phantom"]["mri_slice_thickness_mm"],
         log:
             "logs/phantom.log",
         benchmark:
@@ -51,6 +55,7 @@ rule slice_subject:
         "logs/slice_subject/{modality}/{image_id}.log",
     benchmark:
         "results/benchmarks/slice_subject/{modality}/{image_id}.tsv"
+    threads: 1
     group:
         "slicing"
     conda:
