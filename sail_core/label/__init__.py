@@ -1,0 +1,1 @@
+"""Feature labelling: evidence per feature, labellers (offline, Anthropic), cache, evaluation."""

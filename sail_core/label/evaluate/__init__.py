@@ -1,0 +1,1 @@
+"""Label evaluation on held-out slices: the contrastive ranking test and detection scoring."""

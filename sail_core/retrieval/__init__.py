@@ -1,0 +1,1 @@
+"""Zero-shot language-driven retrieval of slices through labelled sparse features."""

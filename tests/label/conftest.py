@@ -1,0 +1,383 @@
+"""A local stand-in for the Anthropic Messages and Message Batches endpoints.
+
+The real SDK is pointed at it with `base_url`. It counts every request server-side, answers
+with canned JSON, can be told to fail (429 with retry-after, 500, a malformed answer, a failing
+batch poll), and reports usage like the real API: text at ~4 characters per token, images at
+width x height / 750 tokens, and the cached system prompt as cache writes, then cache reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+import zarr
+
+from sail_core.data.anatomy import REGION_OF
+from sail_core.data.index import write_index
+from sail_core.io import write_parquet
+from sail_core.mine.codes import CodeStore, write_code_store
+from sail_core.mine.mining import MiningSettings, mine_features
+
+FAKE_KEY = "sk-ant-fake-0123456789-never-written"
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", data[16:24])
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def default_answer(params: dict) -> str:
+    text = params["messages"][0]["content"][-1]["text"]
+    modality = "mri" if ": MRI," in text else "ct"
+    return json.dumps(
+        {
+            "label": f"Axial {modality.upper()} of the liver and spleen",
+            "key_structures": ["liver", "spleen"],
+            "modality": modality,
+            "orientation": "axial",
+            "sex": "any",
+            "age_group": "any",
+        }
+    )
+
+
+class FakeAnthropic:
+    def __init__(self) -> None:
+        self.key = FAKE_KEY
+        self.answer: Callable[[dict], str] = default_answer
+        self.message_faults: deque[tuple] = deque()
+        self.retrieve_faults: deque[int] = deque()
+        self.polls_before_end = 2
+        self.errored_custom_ids: set[str] = set()
+        self.message_calls = 0
+        self.asked: Counter[str] = Counter()
+        self.batch_submissions: Counter[str] = Counter()
+        self.batches: dict[str, dict] = {}
+        self.cached_prefixes: set[str] = set()
+        self.keys_seen: set[str] = set()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address
+        return f"http://{host}:{port}"
+
+    def _usage(self, params: dict, answer: str) -> dict:
+        system = "".join(block["text"] for block in params.get("system", []))
+        cached = any("cache_control" in block for block in params.get("system", []))
+        prompt_tokens = 0
+        for message in params["messages"]:
+            content = message["content"]
+            for block in content if isinstance(content, list) else [{"text": content}]:
+                if block.get("type") == "image":
+                    width, height = _png_size(base64.b64decode(block["source"]["data"]))
+                    prompt_tokens += width * height // 750
+                else:
+                    prompt_tokens += _tokens(block["text"])
+        usage = {
+            "input_tokens": prompt_tokens,
+            "output_tokens": _tokens(answer),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+        prefix = hashlib.sha256(system.encode()).hexdigest()
+        if cached and prefix in self.cached_prefixes:
+            usage["cache_read_input_tokens"] = _tokens(system)
+        elif cached:
+            self.cached_prefixes.add(prefix)
+            usage["cache_creation_input_tokens"] = _tokens(system)
+        else:
+            usage["input_tokens"] += _tokens(system)
+        return usage
+
+    def message(self, params: dict, answer: str | None = None) -> dict:
+        self.asked[hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()] += 1
+        answer = self.answer(params) if answer is None else answer
+        return {
+            "id": f"msg_{sum(self.asked.values()):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": params["model"],
+            "content": [{"type": "text", "text": answer}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": self._usage(params, answer),
+        }
+
+    def _batch(self, batch_id: str) -> dict:
+        batch = self.batches[batch_id]
+        ended = batch["polls"] >= self.polls_before_end
+        n = len(batch["requests"])
+        return {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": {
+                "processing": 0 if ended else n,
+                "succeeded": n if ended else 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-11-28T10:00:00Z",
+            "expires_at": "2026-11-29T10:00:00Z",
+            "ended_at": "2026-11-28T10:05:00Z" if ended else None,
+            "cancel_initiated_at": None,
+            "archived_at": None,
+            "results_url": f"{self.base_url}/v1/messages/batches/{batch_id}/results"
+            if ended
+            else None,
+        }
+
+    def _results(self, batch_id: str) -> bytes:
+        lines = []
+        for item in self.batches[batch_id]["requests"]:
+            if item["custom_id"] in self.errored_custom_ids:
+                error = {"type": "error", "error": {"type": "api_error", "message": "internal"}}
+                result = {"type": "errored", "error": error}
+            else:
+                result = {"type": "succeeded", "message": self.message(item["params"])}
+            lines.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
+        return ("\n".join(lines) + "\n").encode()
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, value: dict, headers: dict | None = None) -> None:
+                self._send(status, json.dumps(value).encode(), headers)
+
+            def _error(self, status: int, kind: str, headers: dict | None = None) -> None:
+                body = {"type": "error", "error": {"type": kind, "message": kind}}
+                self._json(status, body, headers)
+
+            def _authorised(self) -> bool:
+                bearer = self.headers.get("authorization", "").removeprefix("Bearer ")
+                key = self.headers.get("x-api-key") or bearer
+                fake.keys_seen.add(key)
+                if key != FAKE_KEY:
+                    self._error(401, "authentication_error")
+                    return False
+                return True
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if not self._authorised():
+                    return
+                if self.path == "/v1/messages":
+                    fake.message_calls += 1
+                    fault = fake.message_faults.popleft() if fake.message_faults else None
+                    if fault and fault[0] == 429:
+                        self._error(429, "rate_limit_error", {"retry-after": fault[1]})
+                    elif fault and fault[0] == 500:
+                        self._error(500, "api_error", {"retry-after-ms": "10"})
+                    elif fault and fault[0] == "malformed":
+                        self._json(200, fake.message(body, answer='{"label": "Axial CT of'))
+                    else:
+                        self._json(200, fake.message(body))
+                elif self.path == "/v1/messages/batches":
+                    batch_id = f"msgbatch_{len(fake.batches) + 1:04d}"
+                    fake.batches[batch_id] = {"requests": body["requests"], "polls": 0}
+                    fake.batch_submissions.update(r["custom_id"] for r in body["requests"])
+                    self._json(200, fake._batch(batch_id))
+                else:
+                    self._error(404, "not_found_error")
+
+            def do_GET(self) -> None:
+                if not self._authorised():
+                    return
+                parts = self.path.strip("/").split("/")
+                if parts[:3] != ["v1", "messages", "batches"] or parts[3] not in fake.batches:
+                    self._error(404, "not_found_error")
+                elif len(parts) == 5 and parts[4] == "results":
+                    self._send(200, fake._results(parts[3]), {"content-type": "application/binary"})
+                elif fake.retrieve_faults:
+                    fake.retrieve_faults.popleft()
+                    self._error(500, "api_error", {"x-should-retry": "false"})
+                else:
+                    fake.batches[parts[3]]["polls"] += 1
+                    self._json(200, fake._batch(parts[3]))
+
+        return Handler
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    fake = FakeAnthropic()
+    fake.thread.start()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+BANDS = {
+    "skull": (0.88, 1.00),
+    "brain": (0.90, 1.00),
+    "lung_upper_lobe_left": (0.60, 0.80),
+    "lung_upper_lobe_right": (0.60, 0.80),
+    "heart": (0.58, 0.70),
+    "rib_left_5": (0.55, 0.78),
+    "rib_right_5": (0.55, 0.78),
+    "liver": (0.42, 0.58),
+    "spleen": (0.45, 0.55),
+    "kidney_left": (0.35, 0.45),
+    "kidney_right": (0.35, 0.45),
+    "vertebrae_L3": (0.30, 0.40),
+    "hip_left": (0.12, 0.25),
+    "hip_right": (0.12, 0.25),
+    "sacrum": (0.15, 0.25),
+    "urinary_bladder": (0.10, 0.18),
+}
+FIELDS_OF_VIEW = [(0.85, 1.0), (0.5, 0.85), (0.3, 0.6), (0.05, 0.35), (0.05, 1.0)]
+ENCODER, SAE = "enc", "D16-64_K4-8"
+N_LATENTS = 48
+PLANTED_FEATURES = (3, 7, 11, 19, 23)
+
+
+def _planted(rows: pl.DataFrame) -> dict[int, np.ndarray]:
+    """Feature -> rows it fires on: a concept each, by modality, orientation and anatomy."""
+    ct, axial = rows["modality"] == "ct", rows["orientation"] == "axial"
+    has = {name: rows[f"structure_{name}"] for name in BANDS}
+    return {
+        3: (ct & axial & has["liver"]).to_numpy(),
+        7: (ct & has["brain"]).to_numpy(),
+        11: (rows["modality"] == "mri").to_numpy(),
+        19: (ct & (rows["orientation"] == "coronal") & has["lung_upper_lobe_left"]).to_numpy(),
+        23: (ct & axial & has["hip_left"]).to_numpy(),
+    }
+
+
+def build_index(n_ct: int = 32, n_mri: int = 8) -> pl.DataFrame:
+    """A slice index in the layout of results/slices/index.parquet, fully determined."""
+    rng = np.random.default_rng(5)
+    records = []
+    scans = [("ct", i) for i in range(n_ct)] + [("mri", i) for i in range(n_mri)]
+    for modality, number in scans:
+        low, high = FIELDS_OF_VIEW[(number + 3 * (modality == "mri")) % len(FIELDS_OF_VIEW)]
+        age = float(rng.integers(20, 90))
+        scan = {
+            "modality": modality,
+            "image_id": f"s{number:04d}",
+            "gender": "f" if rng.random() < 0.5 else "m",
+            "age": age,
+            "age_bin": "<40" if age <= 40 else "40-60" if age <= 60 else "60-80",
+            "institute": "ABCDE"[number % 5],
+            "pathology": "no_pathology" if number % 3 else "tumor",
+            "split": ("test", "val", "train", "train")[number % 4],
+        }
+        orientations = ("axial", "coronal", "sagittal") if modality == "ct" else ("axial",)
+        for orientation in orientations:
+            heights = np.linspace(low, high, 12) if orientation == "axial" else [None] * 4
+            for array_pos, height in enumerate(heights):
+                present = {
+                    f"structure_{name}": bool(
+                        (band[0] <= height <= band[1])
+                        if height is not None
+                        else band[1] >= low and band[0] <= high and rng.random() < 0.8
+                    )
+                    for name, band in BANDS.items()
+                }
+                records.append(
+                    scan | {"orientation": orientation, "index": array_pos * 3,
+                            "array_pos": array_pos} | present
+                )  # fmt: skip
+    index = pl.DataFrame(records).with_columns(pl.col("index", "array_pos").cast(pl.Int32))
+    regions = {}
+    for name in BANDS:
+        column = f"region_{REGION_OF[name]}"
+        regions[column] = regions.get(column, pl.lit(False)) | pl.col(f"structure_{name}")
+    index = index.with_columns(**regions).sort("modality", "image_id", "orientation", "index")
+    return index.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+
+
+def build_codes(index: pl.DataFrame) -> sp.csr_matrix:
+    """Planted features (0.5..1) plus three random background latents per row (0..0.3)."""
+    rng = np.random.default_rng(6)
+    rows, cols, values = [], [], []
+    for feature, fires in _planted(index).items():
+        hits = np.flatnonzero(fires)
+        rows.append(hits)
+        cols.append(np.full(hits.size, feature))
+        values.append(rng.uniform(0.5, 1.0, hits.size))
+    background = np.setdiff1d(np.arange(N_LATENTS), PLANTED_FEATURES)
+    rows.append(np.repeat(np.arange(index.height), 3))
+    cols.append(rng.choice(background, 3 * index.height))
+    values.append(rng.uniform(0.01, 0.3, 3 * index.height))
+    codes = sp.coo_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(index.height, N_LATENTS),
+    ).tocsr()
+    codes.sum_duplicates()
+    return codes.astype(np.float32)
+
+
+def write_slice_stores(index: pl.DataFrame, slices_dir, size: int = 16) -> None:
+    """Zarr stores in the slicing stage's layout, pixels a function of the slice key."""
+    for (modality, image_id, orientation), rows in index.group_by(
+        "modality", "image_id", "orientation"
+    ):
+        n = int(rows["array_pos"].max()) + 1
+        group = zarr.open_group(str(slices_dir / modality / f"{image_id}.zarr"), mode="a")
+        array = group.create_array(orientation, shape=(n, size, size), dtype="uint8")
+        ramp = np.add.outer(np.arange(size), np.arange(size))
+        array[:] = ((ramp[None] * 4 + np.arange(n)[:, None, None] * 9) % 256).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    """A finished tiny run: slice index and stores, codes with planted features, mining."""
+    run = tmp_path_factory.mktemp("run")
+    index = build_index()
+    digest = write_index(index, run / "slices" / "index.parquet")
+    write_slice_stores(index, run / "slices")
+    codes_path = run / "codes" / ENCODER / f"{SAE}.zarr"
+    codes_path.parent.mkdir(parents=True)
+    write_code_store(codes_path, build_codes(index), {"index_hash": digest})
+    store = CodeStore(codes_path, digest)
+    settings = MiningSettings(
+        splits=["train"], n_top=10, diverse_pool=20, n_diverse=5, min_count=2, chunk_rows=256
+    )
+    mined = mine_features(index, store, settings)
+    features = run / "features" / ENCODER / SAE
+    for name in ("stats", "top_slices", "enrichment"):
+        write_parquet(getattr(mined, name), features / f"{name}.parquet")
+    return {
+        "run": run,
+        "index": index,
+        "store": store,
+        "stats": mined.stats,
+        "top_slices": mined.top_slices,
+        "enrichment": mined.enrichment,
+        "planted": PLANTED_FEATURES,
+    }
