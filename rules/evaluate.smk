@@ -1,0 +1,207 @@
+rule mine_features:
+    input:
+        index="results/slices/index.parquet",
+        codes="results/codes/{encoder}/{sae}.zarr",
+        slices=slice_stores(),
+    output:
+        stats="results/features/{encoder}/{sae}/stats.parquet",
+        top_slices="results/features/{encoder}/{sae}/top_slices.parquet",
+        enrichment="results/features/{encoder}/{sae}/enrichment.parquet",
+        panels=directory("results/features/{encoder}/{sae}/panels"),
+    log:
+        "logs/mine_features/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/mine_features/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        splits=config["mining"]["splits"],
+        chunk_rows=config["mining"]["chunk_rows"],
+        n_top=config["mining"]["n_top"],
+        diverse_pool=config["mining"]["diverse_pool"],
+        n_diverse=config["mining"]["n_diverse"],
+        enrichment_min_count=config["mining"]["enrichment_min_count"],
+        panel_tile_px=config["mining"]["panel_tile_px"],
+        panel_columns=config["mining"]["panel_columns"],
+    script:
+        "../workflow_scripts/mine_features.py"
+
+
+rule probe:
+    input:
+        index="results/slices/index.parquet",
+        codes="results/codes/{encoder}/{sae}.zarr",
+        embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
+    output:
+        probes=directory("results/eval/{encoder}/{sae}/probes"),
+    log:
+        "logs/probe/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/probe/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        groups=config["evaluation"]["probe"]["groups"],
+        c_grid=config["evaluation"]["probe"]["c_grid"],
+        default_c=config["evaluation"]["probe"]["default_c"],
+        penalty=config["evaluation"]["probe"]["penalty"],
+        max_iter=config["evaluation"]["probe"]["max_iter"],
+        max_train_rows=config["evaluation"]["probe"]["max_train_rows"],
+        min_class_rows=config["evaluation"]["probe"]["min_class_rows"],
+        n_top_coefficients=config["evaluation"]["probe"]["n_top_coefficients"],
+        dense_l2_normalise=config["evaluation"]["probe"]["dense_l2_normalise"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/probe.py"
+
+
+rule recovery:
+    input:
+        index="results/slices/index.parquet",
+        codes="results/codes/{encoder}/{sae}.zarr",
+        embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
+        probes="results/eval/{encoder}/{sae}/probes",
+    output:
+        curves="results/eval/{encoder}/{sae}/recovery/curves.parquet",
+        thresholds="results/eval/{encoder}/{sae}/recovery/thresholds.parquet",
+        summary="results/eval/{encoder}/{sae}/recovery/summary.parquet",
+    log:
+        "logs/recovery/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/recovery/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        groups=config["evaluation"]["probe"]["groups"],
+        c_grid=config["evaluation"]["probe"]["c_grid"],
+        default_c=config["evaluation"]["probe"]["default_c"],
+        penalty=config["evaluation"]["probe"]["penalty"],
+        max_iter=config["evaluation"]["probe"]["max_iter"],
+        dense_l2_normalise=config["evaluation"]["probe"]["dense_l2_normalise"],
+        n_values=config["evaluation"]["recovery"]["n_values"],
+        fractions=config["evaluation"]["recovery"]["fractions"],
+        min_dense_auc=config["evaluation"]["recovery"]["min_dense_auc"],
+        report_split=config["evaluation"]["recovery"]["report_split"],
+        methods=config["evaluation"]["recovery"]["methods"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/recovery.py"
+
+
+rule monosemanticity:
+    input:
+        index="results/slices/index.parquet",
+        codes="results/codes/{encoder}/{sae}.zarr",
+    output:
+        features="results/eval/{encoder}/{sae}/monosemanticity/features.parquet",
+        null="results/eval/{encoder}/{sae}/monosemanticity/null.parquet",
+        scores="results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
+        detection="results/eval/{encoder}/{sae}/monosemanticity/structure_detection.parquet",
+    log:
+        "logs/monosemanticity/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/monosemanticity/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        splits=config["evaluation"]["monosemanticity"]["splits"],
+        n_values=config["evaluation"]["monosemanticity"]["n_values"],
+        null_draws=config["evaluation"]["monosemanticity"]["null_draws"],
+        detection_auroc=config["evaluation"]["monosemanticity"]["detection_auroc"],
+        chunk_rows=config["mining"]["chunk_rows"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/monosemanticity.py"
+
+
+rule fingerprint:
+    input:
+        index="results/slices/index.parquet",
+        codes="results/codes/{encoder}/{sae}.zarr",
+        embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
+    output:
+        per_reference="results/eval/{encoder}/{sae}/fingerprint/per_reference.parquet",
+        summary="results/eval/{encoder}/{sae}/fingerprint/summary.parquet",
+        retrieved="results/eval/{encoder}/{sae}/fingerprint/retrieved.parquet",
+    log:
+        "logs/fingerprint/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/fingerprint/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        splits=config["evaluation"]["fingerprint"]["splits"],
+        n_references=config["evaluation"]["fingerprint"]["n_references"],
+        k_values=config["evaluation"]["fingerprint"]["k_values"],
+        n_retrieved=config["evaluation"]["fingerprint"]["n_retrieved"],
+        report_k=config["evaluation"]["fingerprint"]["report_k"],
+        seed=config["seed"],
+    script:
+        "../workflow_scripts/fingerprint.py"
+
+
+checkpoint rank_configs:
+    input:
+        scores=lambda wildcards: expand(
+            "results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
+            encoder=wildcards.encoder,
+            sae=sae_names(wildcards.encoder),
+        ),
+        thresholds=lambda wildcards: expand(
+            "results/eval/{encoder}/{sae}/recovery/thresholds.parquet",
+            encoder=wildcards.encoder,
+            sae=sae_names(wildcards.encoder),
+        ),
+        summaries=lambda wildcards: expand(
+            "results/eval/{encoder}/{sae}/recovery/summary.parquet",
+            encoder=wildcards.encoder,
+            sae=sae_names(wildcards.encoder),
+        ),
+    output:
+        ranking="results/eval/ranking/{encoder}.parquet",
+    log:
+        "logs/rank_configs/{encoder}.log",
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        saes=lambda wildcards: sae_names(wildcards.encoder),
+        mono_statistic=config["evaluation"]["ranking"]["mono_statistic"],
+        perf_statistic=config["evaluation"]["ranking"]["perf_statistic"],
+        selected=lambda wildcards: config["evaluation"]["ranking"]["selected"].get(
+            wildcards.encoder, []
+        ),
+        min_dense_auc=config["evaluation"]["recovery"]["min_dense_auc"],
+        report_split=config["evaluation"]["recovery"]["report_split"],
+        n_values=config["evaluation"]["recovery"]["n_values"],
+    script:
+        "../workflow_scripts/rank_configs.py"
+
+
+rule summarize:
+    input:
+        sae_metrics="results/sae/{encoder}/{sae}/metrics.json",
+        recovery="results/eval/{encoder}/{sae}/recovery/summary.parquet",
+        monosemanticity="results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
+        fingerprint="results/eval/{encoder}/{sae}/fingerprint/summary.parquet",
+        detection="results/eval/{encoder}/{sae}/monosemanticity/structure_detection.parquet",
+        ranking="results/eval/ranking/{encoder}.parquet",
+    output:
+        summary="results/eval/{encoder}/{sae}/summary.json",
+    log:
+        "logs/summarize/{encoder}/{sae}.log",
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
+    params:
+        common_prevalence=config["evaluation"]["monosemanticity"]["common_prevalence"],
+        recovery_n=config["evaluation"]["recovery"]["report_n"],
+        fingerprint_k=config["evaluation"]["fingerprint"]["report_k"],
+        report_split=config["evaluation"]["recovery"]["report_split"],
+    script:
+        "../workflow_scripts/summarize.py"

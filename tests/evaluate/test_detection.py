@@ -1,0 +1,37 @@
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sail_core.evaluate.detection import single_feature_auroc, structure_detection
+from sail_core.evaluate.linear import roc_auc
+
+
+def test_single_feature_auroc_equals_the_direct_computation():
+    rng = np.random.default_rng(0)
+    codes = sp.random(120, 7, density=0.3, format="csr", random_state=1)
+    codes.data = np.round(codes.data, 1)  # ties among the non-zero values too
+    presence = rng.random((120, 4)) < 0.3
+    presence[:, 3] = False  # a structure that never occurs
+    table = single_feature_auroc(codes, presence)
+    dense = codes.toarray()
+    for feature in range(7):
+        for structure in range(3):
+            assert table[feature, structure] == pytest.approx(
+                roc_auc(presence[:, structure], dense[:, feature])
+            )
+    assert np.isnan(table[:, 3]).all()
+
+
+def test_structure_detection_reports_the_best_feature():
+    presence = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
+    codes = sp.csr_matrix(np.array([[0.0, 0.9], [0.2, 0.8], [0.5, 0.0], [0.0, 0.1]]))
+    table = structure_detection(codes, presence, ["structure_liver", "structure_brain"])
+    liver = table.row(0, named=True)
+    assert (liver["structure"], liver["best_feature"], liver["best_auroc"]) == ("liver", 1, 1.0)
+    assert liver["n_features_reaching"] == 1
+    brain = table.row(1, named=True)
+    assert (brain["best_feature"], brain["best_auroc"]) == (0, 1.0)
+    none = structure_detection(codes, np.zeros((4, 1), dtype=bool), ["structure_x"])
+    assert none["best_feature"][0] is None and math.isnan(none["best_auroc"][0])

@@ -1,0 +1,105 @@
+import math
+
+import polars as pl
+import pytest
+
+from sail_core.evaluate.summary import build_summary, headline_line, reconstruction_headline
+
+
+@pytest.mark.parametrize(
+    "metrics, fvu, source",
+    [
+        (
+            {"val": {"level_0": {"fvu": 0.3}, "level_3": {"fvu": 0.1}}, "train": {"fvu": 0.0}},
+            0.1,
+            "val.level_3.fvu",
+        ),
+        (
+            {"val/fvu_level_1": 0.4, "val/fvu_level_2": 0.2, "train/fvu_level_3": 0.0},
+            0.2,
+            "val/fvu_level_2",
+        ),
+        ({"fvu": 0.25, "explained_variance": 0.75}, 0.25, "fvu"),
+    ],
+)
+def test_reconstruction_headline_reads_various_layouts(metrics, fvu, source):
+    headline = reconstruction_headline(metrics)
+    assert (headline["fvu"], headline["fvu_source"]) == (fvu, source)
+
+
+def test_missing_reconstruction_metrics_are_nan():
+    headline = reconstruction_headline({"val": {"l0": 12, "flag": True}})
+    assert math.isnan(headline["r2_global_mean"]) and headline["r2_global_mean_source"] is None
+
+
+def test_summary_collects_the_headline_numbers():
+    recovery = pl.DataFrame(
+        {
+            "method": ["sae_top_coefficients"] * 2,
+            "n_features": [1, 10],
+            "split": ["val"] * 2,
+            "n_targets": [3, 3],
+            "mean_auc": [0.6, 0.8],
+            "ratio_of_means": [0.7, 0.9],
+            "mean_of_ratios": [0.72, 0.91],
+            "chance_corrected": [0.3, 0.8],
+        }
+    )
+    scores = pl.DataFrame({"statistic": ["m10_top10_mean", "m10_top50_mean"], "value": [0.7, 0.3]})
+    fingerprint = pl.DataFrame(
+        {
+            "method": ["sparse_fp", "sparse_fp", "dense_full"],
+            "k": [1, 5, None],
+            "quality": [0.8, 0.9, 0.95],
+        }
+    )
+    detection = pl.DataFrame(
+        {
+            "structure": ["liver", "brain", "sternum"],
+            "prevalence": [0.2, 0.1, 0.01],
+            "best_feature": [3, 7, 9],
+            "best_auroc": [0.95, 0.85, 0.99],
+            "threshold": [0.9] * 3,
+        }
+    )
+    ranking = pl.DataFrame(
+        {
+            "sae": ["a", "b"],
+            "mono_statistic": ["m10_top10_mean"] * 2,
+            "mono_value": [0.7, 0.5],
+            "perf_statistic": ["mean_n_features"] * 2,
+            "perf_value": [3.0, 4.0],
+            "rank_mono": [1, 2],
+            "rank_perf": [1, 2],
+            "final_rank": [1, 2],
+            "selected": [True, False],
+        }
+    )
+    summary = build_summary(
+        "enc",
+        "b",
+        {"val": {"fvu": 0.1, "r2_global_mean": 0.9}},
+        recovery,
+        scores,
+        fingerprint,
+        detection,
+        ranking,
+        0.05,
+        10,
+        5,
+        "val",
+    )
+    assert summary["recovery"]["val"]["sae_top_coefficients"]["ratio_of_means"] == 0.9
+    assert (summary["monosemanticity"]["M_top10"], summary["monosemanticity"]["M_top50"]) == (
+        0.7,
+        0.3,
+    )
+    assert summary["fingerprint"]["sparse_fp"]["quality"] == 0.9
+    assert summary["fingerprint"]["dense_full"]["quality"] == 0.95
+    assert (
+        summary["structure_detection"]["n_common"],
+        summary["structure_detection"]["n_detected"],
+    ) == (2, 1)
+    assert summary["ranking"]["final_rank"] == 2 and summary["selected_configs"] == ["a"]
+    line = headline_line(summary, "val")
+    assert "recovery@10 (val) 0.900/0.910/0.800" in line and "winner a" in line
