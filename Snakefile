@@ -8,9 +8,17 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/embed.smk"
+include: "rules/sae.smk"
+include: "rules/evaluate.smk"
+include: "rules/label.smk"
+include: "rules/report.smk"
 
 
 rule all:
     input:
-        all_targets(),
+        data_targets(),
+        sae_targets(),
+        analysis_targets,
+        "results/report/index.html",
     default_target: True

@@ -1,7 +1,11 @@
 import os
 
+import polars as pl
+
+from sail_core.columns import scan_id
 from sail_core.config import validate_config
 from sail_core.data.dataset import discover_scan_keys
+from sail_core.embed.shards import assign_shards
 
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml")
 
@@ -15,6 +19,8 @@ wildcard_constraints:
     modality="ct|mri",
     image_id=r"[^/]+",
     shard=r"\d+",
+    encoder=r"[A-Za-z0-9_.-]+",
+    sae=r"D[0-9-]+_K[0-9-]+",
 
 
 DATASET_ROOTS = {
@@ -57,9 +63,79 @@ def slice_stores():
     return [f"results/slices/{m}/{i}.zarr" for m, i in SCAN_KEYS]
 
 
-def all_targets():
+EMBEDDING_SHARDS = assign_shards(
+    [scan_id(m, i) for m, i in SCAN_KEYS], config["embedding"]["shard_size"]
+)
+
+
+def encoders():
+    return list(config["embedding"]["encoders"])
+
+
+def encoder_spec(encoder):
+    return config["embedding"]["encoders"][encoder]
+
+
+def shard_scan_ids(wildcards):
+    shard = int(wildcards.shard)
+    if shard >= len(EMBEDDING_SHARDS):
+        raise ValueError(f"shard {shard} does not exist: there are {len(EMBEDDING_SHARDS)} shards")
+    return EMBEDDING_SHARDS[shard]
+
+
+def shard_slice_inputs(wildcards):
+    """The slice stores and tables of the shard's scans."""
+    paths = []
+    for scan in shard_scan_ids(wildcards):
+        paths += [f"results/slices/{scan}.zarr", f"results/slices/{scan}.parquet"]
+    return paths
+
+
+def embedding_shards(encoder):
+    return [
+        f"results/embeddings/{encoder}/shard-{k}.zarr" for k in range(len(EMBEDDING_SHARDS))
+    ]
+
+
+def sae_names(encoder):
+    return config["sae"]["configs"].get(encoder, [])
+
+
+def trained_saes():
+    return [(e, sae) for e in encoders() for sae in sae_names(e)]
+
+
+def selected_saes():
+    """(encoder, sae) pairs chosen by the rank_configs checkpoint of every encoder with SAEs."""
+    chosen = []
+    for encoder in encoders():
+        if not sae_names(encoder):
+            continue
+        ranking = checkpoints.rank_configs.get(encoder=encoder).output.ranking
+        selected = pl.read_parquet(ranking).filter(pl.col("selected"))["sae"]
+        chosen += [(encoder, sae) for sae in selected]
+    return chosen
+
+
+def data_targets():
     return [
         "results/slices/index.parquet",
         "results/meta/split_summary.tsv",
         "results/meta/quarantine.parquet",
     ]
+
+
+def sae_targets():
+    return [f"results/eval/{e}/{sae}/summary.json" for e, sae in trained_saes()]
+
+
+def analysis_targets(wildcards):
+    labeller = config["labelling"]["labeller"]
+    targets = []
+    for encoder, sae in selected_saes():
+        targets += [
+            f"results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet",
+            f"results/retrieval/{encoder}/{sae}/{labeller}/summary.json",
+        ]
+    return targets
+

@@ -1,0 +1,90 @@
+from sail_core.embed import plan
+
+EMBEDDING = config["embedding"]
+
+
+rule embed:
+    input:
+        index="results/slices/index.parquet",
+        slices=shard_slice_inputs,
+        model=lambda wildcards: plan.model_inputs(encoder_spec(wildcards.encoder)),
+    output:
+        directory("results/embeddings/{encoder}/shard-{shard}.zarr"),
+    log:
+        "logs/embed/{encoder}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/embed/{encoder}/shard-{shard}.tsv"
+    wildcard_constraints:
+        encoder=plan.names_regex(
+            plan.encoder_names(EMBEDDING["encoders"], biomedparse=False)
+        ),
+    conda:
+        "../envs/embed-gpu.yaml"
+    threads: EMBEDDING["threads"]
+    resources:
+        gpu=1,
+        mem_mb=lambda wildcards: plan.job_resource(
+            EMBEDDING, wildcards.encoder, "mem_mb"
+        ),
+        runtime=lambda wildcards: plan.job_resource(
+            EMBEDDING, wildcards.encoder, "runtime"
+        ),
+    params:
+        encoder=lambda wildcards: plan.job_params(encoder_spec(wildcards.encoder)),
+        scan_ids=shard_scan_ids,
+    script:
+        "../workflow_scripts/embed.py"
+
+
+rule embed_biomedparse:
+    input:
+        index="results/slices/index.parquet",
+        slices=shard_slice_inputs,
+        model=lambda wildcards: plan.model_inputs(encoder_spec(wildcards.encoder)),
+    output:
+        directory("results/embeddings/{encoder}/shard-{shard}.zarr"),
+    log:
+        "logs/embed_biomedparse/{encoder}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/embed_biomedparse/{encoder}/shard-{shard}.tsv"
+    wildcard_constraints:
+        encoder=plan.names_regex(
+            plan.encoder_names(EMBEDDING["encoders"], biomedparse=True)
+        ),
+    conda:
+        "../envs/biomedparse.yaml"
+    threads: EMBEDDING["threads"]
+    resources:
+        gpu=1,
+        mem_mb=lambda wildcards: plan.job_resource(
+            EMBEDDING, wildcards.encoder, "mem_mb"
+        ),
+        runtime=lambda wildcards: plan.job_resource(
+            EMBEDDING, wildcards.encoder, "runtime"
+        ),
+    params:
+        encoder=lambda wildcards: plan.job_params(encoder_spec(wildcards.encoder)),
+        scan_ids=shard_scan_ids,
+    script:
+        "../workflow_scripts/embed_biomedparse.py"
+
+
+localrules:
+    download_model,
+
+
+rule download_model:
+    output:
+        directory(f"{plan.DOWNLOADED_MODELS_DIR}/{{encoder}}"),
+    log:
+        "logs/download_model/{encoder}.log",
+    wildcard_constraints:
+        encoder=plan.names_regex(plan.downloaded_encoders(EMBEDDING["encoders"])),
+    conda:
+        "../envs/embed-gpu.yaml"
+    params:
+        source=lambda wildcards: plan.download_source(
+            wildcards.encoder, encoder_spec(wildcards.encoder)
+        ),
+    script:
+        "../workflow_scripts/download_model.py"

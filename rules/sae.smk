@@ -1,0 +1,75 @@
+# SAE stage: training jobs take one thread by default; raise with --set-threads train_sae=N.
+SAE = config["sae"]
+
+
+def imported_checkpoint(wildcards):
+    """The study checkpoint configured for (encoder, sae); an unbuildable path otherwise, so
+    that Snakemake falls back to train_sae."""
+    imports = SAE["imports"].get(wildcards.encoder, {})
+    return imports.get(wildcards.sae, f"not-imported/{wildcards.encoder}/{wildcards.sae}.ckpt")
+
+
+ruleorder: import_checkpoint > train_sae
+
+
+rule train_sae:
+    input:
+        shards=lambda wildcards: embedding_shards(wildcards.encoder),
+        index="results/slices/index.parquet",
+    output:
+        model="results/sae/{encoder}/{sae}/model.safetensors",
+        config="results/sae/{encoder}/{sae}/config.json",
+        metrics="results/sae/{encoder}/{sae}/metrics.json",
+        history="results/sae/{encoder}/{sae}/history.parquet",
+    params:
+        training=SAE["training"],
+        dim=lambda wildcards: encoder_spec(wildcards.encoder).get("dim"),
+    log:
+        "logs/train_sae/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/train_sae/{encoder}/{sae}.tsv"
+    threads: 1
+    resources:
+        mem_mb=SAE["training"]["memory_budget_mb"] + 2048,
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/train_sae.py"
+
+
+rule import_checkpoint:
+    input:
+        checkpoint=imported_checkpoint,
+    output:
+        model="results/sae/{encoder}/{sae}/model.safetensors",
+        config="results/sae/{encoder}/{sae}/config.json",
+    log:
+        "logs/import_checkpoint/{encoder}/{sae}.log",
+    threads: 1
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/import_checkpoint.py"
+
+
+rule encode_codes:
+    input:
+        model="results/sae/{encoder}/{sae}/model.safetensors",
+        config="results/sae/{encoder}/{sae}/config.json",
+        shards=lambda wildcards: embedding_shards(wildcards.encoder),
+        index="results/slices/index.parquet",
+    output:
+        codes=directory("results/codes/{encoder}/{sae}.zarr"),
+    params:
+        chunk_rows=SAE["codes"]["chunk_rows"],
+        device=SAE["training"]["device"],
+        seed=SAE["training"]["seed"],
+    log:
+        "logs/encode_codes/{encoder}/{sae}.log",
+    benchmark:
+        "results/benchmarks/encode_codes/{encoder}/{sae}.tsv"
+    threads: 1
+    conda:
+        "../envs/sail.yaml"
+    script:
+        "../workflow_scripts/encode_codes.py"

@@ -1,0 +1,256 @@
+"""Sparse pieces of the training step: top-k selection, sparse encoder gradient, sparse decode.
+
+The step costs one dense GEMM (the pre-activations). Everything after it touches only the
+selected entries:
+- the selected entries of one batch are held as a `StackedCode`: L blocks of B rows each
+  (block ℓ = the entries feeding reconstruction term ℓ) in CSR layout over (L·B, D);
+- `gather_preacts` reads the selected pre-activations; its backward gives W_enc and b_enc a
+  gradient only at the selected latents (a sparse-transposed x dense product);
+- `sparse_decode` multiplies the stacked code with W_dec; its backward is a sampled
+  dense-dense product for the code values and a sparse-transposed x dense product for W_dec.
+On CPU the dense operands are processed in column tiles so each tile of the dictionary stays in
+cache; this makes the sparse products several times faster than one pass over all columns.
+The encoder gradient sums the blocks' repeated (sample, latent) pairs first (nested_k levels
+overlap), so it costs one product over the distinct pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+CPU_TILE_COLUMNS = 256
+CPU_UNTILED_BYTES = 1 << 23
+SAMPLE_VALUES = 1 << 19
+CANDIDATE_MARGIN = 1.25
+
+
+def tile_width(device: torch.device, *n_bytes: int) -> int | None:
+    """Column tile width for products over operands of these sizes: None (no tiling) off the
+    CPU or when every operand fits in cache."""
+    if device.type != "cpu" or max(n_bytes) <= CPU_UNTILED_BYTES:
+        return None
+    return CPU_TILE_COLUMNS
+
+
+def tile_columns(dense: Tensor, width: int | None) -> list[Tensor]:
+    """Contiguous column tiles of `dense` (the whole matrix when `width` is None)."""
+    if width is None:
+        return [dense.contiguous()]
+    return [part.contiguous() for part in dense.split(width, dim=1)]
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        return torch.sparse_csr_tensor(crow, col, values, shape, check_invariants=False)
+
+
+def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, tiles: list[Tensor]) -> Tensor:
+    """(CSR matrix with row pointers `crow`) @ dense, the dense operand given as column tiles.
+
+    Each CSR row is a weighted bag of dense rows, so this is an embedding bag per row (a
+    faster kernel on CPU than the generic sparse-dense product, and available on GPU).
+    """
+    parts = [
+        F.embedding_bag(
+            col, tile, crow, mode="sum", per_sample_weights=values, include_last_offset=True
+        )
+        for tile in tiles
+    ]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def sampled_dot(
+    crow: Tensor, col: Tensor, n_rows: int, left: list[Tensor], right: list[Tensor]
+) -> Tensor:
+    """For every stored entry (r, c): left[r] · right[c], in CSR order (operands as tiles)."""
+    pattern = _csr(
+        crow, col, torch.zeros_like(col, dtype=left[0].dtype), (n_rows, right[0].shape[0])
+    )
+    total = None
+    for a, b in zip(left, right, strict=True):
+        part = torch.sparse.sampled_addmm(pattern, a, b.T, beta=0.0).values()
+        total = part if total is None else total + part
+    return total
+
+
+def _row_pointers(row_of_entry: Tensor, n_rows: int) -> Tensor:
+    """CSR row pointers of entries sorted by row."""
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=row_of_entry.device)
+    crow[1:] = torch.cumsum(torch.bincount(row_of_entry, minlength=n_rows), 0)
+    return crow
+
+
+@dataclass
+class StackedCode:
+    """Selected entries of a (B, D) pre-activation matrix, as L stacked blocks in CSR order.
+
+    `flat[e]` indexes pre.flatten() (b·D + j); stacked row ℓ·B + b holds block ℓ's entries of
+    sample b, and `crow` / `col` are the CSR structure of the (L·B, D) stacked matrix.
+    """
+
+    flat: Tensor
+    stacked_rows: Tensor
+    col: Tensor
+    crow: Tensor
+    n_blocks: int
+    batch: int
+    n_latents: int
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_blocks * self.batch
+
+    def transposed_matmul(self, values: Tensor, stacked_tiles: list[Tensor]) -> Tensor:
+        """code(values)^T @ dense: (D, L·B) x (L·B, d) -> (D, d), the dense one as tiles."""
+        perm = torch.sort(self.col, stable=True).indices
+        crow = _row_pointers(self.col[perm], self.n_latents)
+        return csr_matmul(crow, self.stacked_rows[perm], values[perm], stacked_tiles)
+
+    def summed_transposed_matmul(self, values: Tensor, dense_tiles: list[Tensor]) -> Tensor:
+        """(sum over blocks of code(values))^T @ dense: (D, B) x (B, d) -> (D, d).
+
+        Blocks may repeat a (sample, latent) pair (nested_k levels overlap); the values of a
+        pair are summed first, so no (L·B, d) copy of the dense operand is needed.
+        """
+        keys = self.col * self.batch + (self.stacked_rows % self.batch)
+        pairs, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+        summed = values.new_zeros(pairs.numel()).index_add_(0, inverse, values)
+        latent = torch.div(pairs, self.batch, rounding_mode="floor")
+        crow = _row_pointers(latent, self.n_latents)
+        return csr_matmul(crow, pairs - latent * self.batch, summed, dense_tiles)
+
+
+def stack_blocks(blocks: list[Tensor], batch: int, n_latents: int) -> StackedCode:
+    """Build a StackedCode from per-block flat indices, each sorted ascending."""
+    flat = torch.cat(blocks)
+    device = flat.device
+    block_of = torch.repeat_interleave(
+        torch.arange(len(blocks), device=device),
+        torch.tensor([b.numel() for b in blocks], device=device),
+    )
+    rows = torch.div(flat, n_latents, rounding_mode="floor")
+    stacked_rows = rows + block_of * batch
+    crow = _row_pointers(stacked_rows, len(blocks) * batch)
+    return StackedCode(
+        flat, stacked_rows, flat - rows * n_latents, crow, len(blocks), batch, n_latents
+    )
+
+
+def split_by_prefix(flat: Tensor, widths: tuple[int, ...], n_latents: int) -> list[Tensor]:
+    """Split one sorted code into the blocks of latents [w_{ℓ-1}, w_ℓ) (order kept)."""
+    cols = flat % n_latents
+    bounds = (0, *widths)
+    return [flat[(cols >= lo) & (cols < hi)] for lo, hi in zip(bounds, bounds[1:], strict=False)]
+
+
+def _candidate_floor(block: Tensor, budget: int) -> Tensor:
+    """A value below the budget-th largest entry of `block` (estimated on a row sample)."""
+    n_rows, width = block.shape
+    stride = max(1, n_rows * width // SAMPLE_VALUES)
+    sample = block[::stride].flatten()
+    wanted = math.ceil(CANDIDATE_MARGIN * budget * (sample.numel() / block.numel())) + 1
+    if wanted >= sample.numel():
+        return block.new_zeros(())
+    return sample.topk(wanted, sorted=False).values.min().clamp(min=0)
+
+
+def batch_topk(pre: Tensor, width: int, k: int) -> Tensor:
+    """Flat indices (ascending) of the k·B largest positive entries of pre[:, :width].
+
+    ReLU comes first: only positive pre-activations can be selected, so fewer than k·B
+    entries are returned when fewer are positive. Candidates above a sampled floor are
+    ranked exactly; the floor falls back to 0 if it kept too few.
+    """
+    block = pre[:, :width]
+    budget = k * pre.shape[0]
+    floor = _candidate_floor(block, budget)
+    rows, cols = (block > floor).nonzero(as_tuple=True)
+    if floor > 0 and rows.numel() < budget:
+        rows, cols = (block > 0).nonzero(as_tuple=True)
+    if rows.numel() > budget:
+        top = block[rows, cols].topk(budget, sorted=False).indices
+        keep = torch.zeros(rows.numel(), dtype=torch.bool, device=pre.device)
+        keep[top] = True
+        rows, cols = rows[keep], cols[keep]
+    return rows * pre.shape[1] + cols
+
+
+def sample_topk(pre: Tensor, width: int, k: int) -> Tensor:
+    """Flat indices (ascending) of each row's k largest positive entries of pre[:, :width]."""
+    values, cols = pre[:, :width].topk(k, dim=1, sorted=False)
+    cols, order = cols.sort(dim=1)
+    keep = values.gather(1, order) > 0
+    rows = torch.arange(pre.shape[0], device=pre.device).unsqueeze(1).expand_as(cols)
+    return (rows * pre.shape[1] + cols)[keep]
+
+
+class _GatherPreacts(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w_enc, b_enc, b_dec, pre, code: StackedCode):
+        ctx.save_for_backward(x, b_dec, w_enc)
+        ctx.code = code
+        return pre.reshape(-1)[code.flat]
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, b_dec, w_enc = ctx.saved_tensors
+        code: StackedCode = ctx.code
+        grad_w = grad_b_enc = grad_b_dec = None
+        if ctx.needs_input_grad[1]:
+            centred = x - b_dec
+            width = tile_width(centred.device, centred.numel() * centred.element_size())
+            grad_w = code.summed_transposed_matmul(grad, tile_columns(centred, width))
+        if ctx.needs_input_grad[2] or ctx.needs_input_grad[3]:
+            grad_b_enc = torch.zeros(code.n_latents, dtype=grad.dtype, device=grad.device)
+            grad_b_enc.index_add_(0, code.col, grad)
+        if ctx.needs_input_grad[3]:
+            # b_dec is shared by all rows, so its encoder-path gradient is one vector product
+            grad_b_dec = -(grad_b_enc @ w_enc)
+        return None, grad_w, grad_b_enc, grad_b_dec, None, None
+
+
+class _SparseDecode(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, values, w_dec, code: StackedCode):
+        row_bytes = w_dec.shape[1] * w_dec.element_size()
+        width = tile_width(w_dec.device, w_dec.shape[0] * row_bytes, code.n_rows * row_bytes)
+        w_tiles = tile_columns(w_dec, width)
+        ctx.save_for_backward(values, *w_tiles)
+        ctx.code, ctx.width = code, width
+        return csr_matmul(code.crow, code.col, values, w_tiles)
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, *w_tiles = ctx.saved_tensors
+        code: StackedCode = ctx.code
+        grad_tiles = tile_columns(grad, ctx.width)
+        grad_values = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_values = sampled_dot(code.crow, code.col, code.n_rows, grad_tiles, w_tiles)
+        if ctx.needs_input_grad[1]:
+            grad_w = code.transposed_matmul(values, grad_tiles)
+        return grad_values, grad_w, None
+
+
+def gather_preacts(
+    x: Tensor, w_enc: Tensor, b_enc: Tensor, b_dec: Tensor, pre: Tensor, code: StackedCode
+) -> Tensor:
+    """The selected entries of pre = W_enc (x - b_dec) + b_enc (already computed, no grad).
+
+    Gradients reach W_enc and b_enc only at the selected latents, and b_dec through the
+    centring; x gets none.
+    """
+    return _GatherPreacts.apply(x, w_enc, b_enc, b_dec, pre, code)
+
+
+def sparse_decode(values: Tensor, w_dec: Tensor, code: StackedCode) -> Tensor:
+    """Per-block decodes without bias: (L, B, d) with [ℓ, b] = sum over block ℓ of v · W_dec[j]."""
+    out = _SparseDecode.apply(values, w_dec, code)
+    return out.view(code.n_blocks, code.batch, w_dec.shape[1])

@@ -1,0 +1,54 @@
+import dask.array as da
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from sail_core.sae.codes import encode_codes, iter_code_chunks, open_codes
+from sail_core.sae.config import parse_sae_name
+from sail_core.sae.model import MatryoshkaSAE
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    sae = MatryoshkaSAE(parse_sae_name("D16-64_K4-8"), 12, input_norm="l2").requires_grad_(False)
+    sae.threshold.fill_(0.2)
+    return sae
+
+
+def test_codes_round_trip_through_zarr(model, tmp_path):
+    x = np.random.default_rng(0).normal(size=(103, 12)).astype(np.float32)
+    view = da.from_array(x, chunks=(25, 12))
+    path = tmp_path / "codes.zarr"
+    encode_codes(
+        model, view, path, chunk_rows=40, attrs={"index_hash": "h1", "sae": "s"}, source="e"
+    )
+    codes = open_codes(path, index_hash="h1")
+    expected = model.encode(torch.from_numpy(x)).numpy()
+    assert codes.shape == (103, 64)
+    np.testing.assert_array_equal(codes.toarray(), expected)
+    chunks = list(iter_code_chunks(path, chunk_rows=30))
+    assert [start for start, _ in chunks] == [0, 30, 60, 90]
+    np.testing.assert_array_equal(sp.vstack([c for _, c in chunks]).toarray(), expected)
+
+
+def test_codes_reject_a_foreign_index_and_bad_rows(model, tmp_path):
+    x = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
+    path = tmp_path / "codes.zarr"
+    encode_codes(model, x, path, chunk_rows=4, attrs={"index_hash": "h1"}, source="e")
+    with pytest.raises(ValueError, match="made for index h1"):
+        open_codes(path, index_hash="other")
+    x[6, 2] = np.nan
+    with pytest.raises(ValueError, match=r"rows \[6\] contain NaN"):
+        encode_codes(model, x, tmp_path / "bad.zarr", chunk_rows=4, attrs={}, source="e")
+    assert not (tmp_path / "bad.zarr").exists()
+    with pytest.raises(ValueError, match="13 dimensions, the SAE expects 12"):
+        encode_codes(
+            model,
+            np.zeros((3, 13), np.float32),
+            tmp_path / "d.zarr",
+            chunk_rows=4,
+            attrs={},
+            source="e",
+        )

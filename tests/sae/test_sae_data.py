@@ -1,0 +1,41 @@
+import dask.array as da
+import numpy as np
+import torch
+
+from sail_core.sae.data import InMemoryRows, StreamedRows, train_source
+
+
+def test_in_memory_epochs_are_seeded_and_reshuffled():
+    rows = InMemoryRows(torch.arange(50.0).view(50, 1))
+    first, again, second = rows.epoch_order(3, 0), rows.epoch_order(3, 0), rows.epoch_order(3, 1)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, second)
+    assert torch.equal(first.sort().values, torch.arange(50))
+    assert torch.equal(rows.take(first[:5]).squeeze(1), first[:5].float())
+
+
+def test_streamed_rows_cover_the_split_in_a_new_order_each_epoch():
+    data = np.arange(200, dtype=np.float32).reshape(100, 2)
+    view = da.from_array(data, chunks=(30, 2))
+    ids = np.arange(10, 90)
+    rows = StreamedRows(
+        view, ids, block_rows=16, transform=lambda t: 2 * t, device=torch.device("cpu")
+    )
+    first, second = rows.epoch_order(0, 0), rows.epoch_order(0, 1)
+    assert torch.equal(first.sort().values, torch.arange(80))
+    assert not torch.equal(first, second)
+    batch = rows.take(first[:20])
+    expected = 2 * torch.from_numpy(data[ids[first[:20].numpy()]])
+    assert torch.equal(batch, expected)
+
+
+def test_the_memory_budget_decides_between_memory_and_streaming():
+    view = np.zeros((1000, 256), dtype=np.float32)  # 1000 rows x 1 KiB
+    ids = np.arange(1000)
+    device = torch.device("cpu")
+    assert isinstance(train_source(view, ids, 1, lambda t: t, device), InMemoryRows)
+    streamed = train_source(
+        np.zeros((3000, 256), np.float32), np.arange(3000), 1, lambda t: t, device
+    )
+    assert isinstance(streamed, StreamedRows)
+    assert streamed.block_rows == 2**20 // (2 * 256 * 4)
