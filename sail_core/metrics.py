@@ -20,6 +20,9 @@ Performance recovery (§7), arrays over targets
 - `recovery_chance_corrected`: mean((auc_n - 0.5) / (auc_dense - 0.5)).
 - `n_features_to_reach`: smallest N whose auc / dense auc reaches a fraction.
 
+Classification
+- `roc_auc`, `f1`, `balanced_accuracy` of binary targets.
+
 Retrieval
 - `precision_at_k`, `average_precision` over a relevance sequence in rank order.
 """
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import rankdata
 
 
 def _as_float64(a) -> np.ndarray:
@@ -213,3 +217,30 @@ def average_precision(relevant: Sequence[bool]) -> float:
     hits = np.cumsum(rel)
     ranks = np.arange(1, rel.size + 1)
     return float((hits[rel] / ranks[rel]).mean())
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """AUROC in the Mann-Whitney form (ties count one half); NaN with a single class."""
+    y = np.asarray(y, dtype=bool)
+    n_positive = int(y.sum())
+    n_negative = y.size - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return math.nan
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
+
+
+def f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    """2TP / (2TP + FP + FN); 0 when nothing is predicted or positive."""
+    y, predicted = np.asarray(y, dtype=bool), np.asarray(predicted, dtype=bool)
+    true_positive = int((y & predicted).sum())
+    denominator = 2 * true_positive + int((~y & predicted).sum()) + int((y & ~predicted).sum())
+    return 2 * true_positive / denominator if denominator else 0.0
+
+
+def balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean of the true-positive and true-negative rates; NaN with a single class."""
+    y, predicted = np.asarray(y, dtype=bool), np.asarray(predicted, dtype=bool)
+    if y.all() or not y.any():
+        return math.nan
+    return float(((predicted[y]).mean() + (~predicted[~y]).mean()) / 2)

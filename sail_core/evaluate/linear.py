@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
+
+from sail_core.metrics import balanced_accuracy, f1, roc_auc
 
 
 @dataclass(frozen=True)
@@ -29,30 +30,6 @@ class FitSettings:
     penalties: dict[str, str]
     max_iter: int
     seed: int
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    y = np.asarray(y, dtype=bool)
-    n_positive = int(y.sum())
-    n_negative = y.size - n_positive
-    if n_positive == 0 or n_negative == 0:
-        return math.nan
-    ranks = rankdata(score)
-    return float((ranks[y].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
-
-
-def f1(y: np.ndarray, predicted: np.ndarray) -> float:
-    y, predicted = np.asarray(y, dtype=bool), np.asarray(predicted, dtype=bool)
-    true_positive = int((y & predicted).sum())
-    denominator = 2 * true_positive + int((~y & predicted).sum()) + int((y & ~predicted).sum())
-    return 2 * true_positive / denominator if denominator else 0.0
-
-
-def balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
-    y, predicted = np.asarray(y, dtype=bool), np.asarray(predicted, dtype=bool)
-    if y.all() or not y.any():
-        return math.nan
-    return float(((predicted[y]).mean() + (~predicted[~y]).mean()) / 2)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from sail_core.evaluate.detection import single_feature_auroc, structure_detection
-from sail_core.evaluate.linear import roc_auc
+from sail_core.metrics import roc_auc
 
 
 def test_single_feature_auroc_equals_the_direct_computation():

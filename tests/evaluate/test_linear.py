@@ -5,15 +5,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from sail_core.evaluate.linear import (
-    FitSettings,
-    Standardiser,
-    balanced_accuracy,
-    f1,
-    fit_probe,
-    roc_auc,
-    score_probe,
-)
+from sail_core.evaluate.linear import FitSettings, Standardiser, fit_probe, score_probe
+from sail_core.metrics import balanced_accuracy, f1, roc_auc
 
 
 def test_scores_match_scikit_learn_with_ties():

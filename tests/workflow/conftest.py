@@ -27,7 +27,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
         env=env,
     )  # fmt: skip
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
