@@ -16,9 +16,9 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         data_targets(),
         sae_targets(),
         analysis_targets,
         "results/report/index.html",
-    default_target: True

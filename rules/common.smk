@@ -7,11 +7,15 @@ from sail_core.config import validate_config
 from sail_core.data.dataset import discover_scan_keys
 from sail_core.embed.shards import assign_shards
 
-validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml")
+validate_config(
+    config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml"
+)
 
 # jobs (also inside conda envs and on cluster nodes) import sail_core from this workflow's folder
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (workflow.basedir, os.getenv("PYTHONPATH")) if p
+    )
 )
 
 
@@ -79,7 +83,9 @@ def encoder_spec(encoder):
 def shard_scan_ids(wildcards):
     shard = int(wildcards.shard)
     if shard >= len(EMBEDDING_SHARDS):
-        raise ValueError(f"shard {shard} does not exist: there are {len(EMBEDDING_SHARDS)} shards")
+        raise ValueError(
+            f"shard {shard} does not exist: there are {len(EMBEDDING_SHARDS)} shards"
+        )
     return EMBEDDING_SHARDS[shard]
 
 
@@ -93,7 +99,8 @@ def shard_slice_inputs(wildcards):
 
 def embedding_shards(encoder):
     return [
-        f"results/embeddings/{encoder}/shard-{k}.zarr" for k in range(len(EMBEDDING_SHARDS))
+        f"results/embeddings/{encoder}/shard-{k}.zarr"
+        for k in range(len(EMBEDDING_SHARDS))
     ]
 
 
@@ -139,3 +146,11 @@ def analysis_targets(wildcards):
         ]
     return targets
 
+
+def imported_checkpoint(wildcards):
+    """The study checkpoint configured for (encoder, sae); an unbuildable path otherwise, so
+    that Snakemake falls back to train_sae."""
+    imports = config["sae"]["imports"].get(wildcards.encoder, {})
+    return imports.get(
+        wildcards.sae, f"not-imported/{wildcards.encoder}/{wildcards.sae}.ckpt"
+    )

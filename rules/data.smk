@@ -4,6 +4,12 @@ if config["dataset"]["source"] == "phantom":
         output:
             ct_meta=f"{config['dataset']['ct_root']}/meta.csv",
             mri_meta=f"{config['dataset']['mri_root']}/meta.csv",
+        log:
+            "logs/phantom.log",
+        benchmark:
+            "results/benchmarks/phantom.tsv"
+        conda:
+            "../envs/sail.yaml"
         params:
             n_ct=config["phantom"]["n_ct"],
             n_mri=config["phantom"]["n_mri"],
@@ -12,12 +18,6 @@ if config["dataset"]["source"] == "phantom":
             ct_max_slices=config["phantom"]["ct_max_slices"],
             mri_matrix=config["phantom"]["mri_matrix"],
             mri_slice_thickness_mm=config["phantom"]["mri_slice_thickness_mm"],
-        log:
-            "logs/phantom.log",
-        benchmark:
-            "results/benchmarks/phantom.tsv"
-        conda:
-            "../envs/sail.yaml"
         script:
             "../workflow_scripts/phantom.py"
 
@@ -28,13 +28,13 @@ rule subjects:
         schema=workflow.source_path("../schemas/subjects.schema.yaml"),
     output:
         "results/meta/subjects.parquet",
-    params:
-        roots=DATASET_ROOTS,
-        on_bad_scan=config["dataset"]["on_bad_scan"],
     log:
         "logs/subjects.log",
     conda:
         "../envs/sail.yaml"
+    params:
+        roots=DATASET_ROOTS,
+        on_bad_scan=config["dataset"]["on_bad_scan"],
     script:
         "../workflow_scripts/subjects.py"
 
@@ -45,21 +45,21 @@ rule slice_subject:
     output:
         store=directory("results/slices/{modality}/{image_id}.zarr"),
         table="results/slices/{modality}/{image_id}.parquet",
+    log:
+        "logs/slice_subject/{modality}/{image_id}.log",
+    benchmark:
+        "results/benchmarks/slice_subject/{modality}/{image_id}.tsv"
+    group:
+        "slicing"
+    conda:
+        "../envs/sail.yaml"
+    threads: 1
     params:
         size=config["slicing"]["size"],
         presence_min_voxels=config["slicing"]["presence_min_voxels"],
         mri_percentiles=config["slicing"]["mri_percentiles"],
         on_bad_scan=config["dataset"]["on_bad_scan"],
         seed=config["seed"],
-    log:
-        "logs/slice_subject/{modality}/{image_id}.log",
-    benchmark:
-        "results/benchmarks/slice_subject/{modality}/{image_id}.tsv"
-    threads: 1
-    group:
-        "slicing"
-    conda:
-        "../envs/sail.yaml"
     script:
         "../workflow_scripts/slice_subject.py"
 
@@ -71,14 +71,14 @@ rule split:
     output:
         split="results/meta/split.parquet",
         summary="results/meta/split_summary.tsv",
-    params:
-        test_institutes=config["split"]["test_institutes"],
-        train_fraction=config["split"]["train_fraction"],
-        seed=config["seed"],
     log:
         "logs/split.log",
     conda:
         "../envs/sail.yaml"
+    params:
+        test_institutes=config["split"]["test_institutes"],
+        train_fraction=config["split"]["train_fraction"],
+        seed=config["seed"],
     script:
         "../workflow_scripts/split.py"
 

@@ -2,13 +2,6 @@
 SAE = config["sae"]
 
 
-def imported_checkpoint(wildcards):
-    """The study checkpoint configured for (encoder, sae); an unbuildable path otherwise, so
-    that Snakemake falls back to train_sae."""
-    imports = SAE["imports"].get(wildcards.encoder, {})
-    return imports.get(wildcards.sae, f"not-imported/{wildcards.encoder}/{wildcards.sae}.ckpt")
-
-
 ruleorder: import_checkpoint > train_sae
 
 
@@ -21,18 +14,18 @@ rule train_sae:
         config="results/sae/{encoder}/{sae}/config.json",
         metrics="results/sae/{encoder}/{sae}/metrics.json",
         history="results/sae/{encoder}/{sae}/history.parquet",
-    params:
-        training=SAE["training"],
-        dim=lambda wildcards: encoder_spec(wildcards.encoder).get("dim"),
     log:
         "logs/train_sae/{encoder}/{sae}.log",
     benchmark:
         "results/benchmarks/train_sae/{encoder}/{sae}.tsv"
+    conda:
+        "../envs/sail.yaml"
     threads: 1
     resources:
         mem_mb=SAE["training"]["memory_budget_mb"] + 2048,
-    conda:
-        "../envs/sail.yaml"
+    params:
+        training=SAE["training"],
+        dim=lambda wildcards: encoder_spec(wildcards.encoder).get("dim"),
     script:
         "../workflow_scripts/train_sae.py"
 
@@ -45,9 +38,9 @@ rule import_checkpoint:
         config="results/sae/{encoder}/{sae}/config.json",
     log:
         "logs/import_checkpoint/{encoder}/{sae}.log",
-    threads: 1
     conda:
         "../envs/sail.yaml"
+    threads: 1
     script:
         "../workflow_scripts/import_checkpoint.py"
 
@@ -60,16 +53,16 @@ rule encode_codes:
         index="results/slices/index.parquet",
     output:
         codes=directory("results/codes/{encoder}/{sae}.zarr"),
-    params:
-        chunk_rows=SAE["codes"]["chunk_rows"],
-        device=SAE["training"]["device"],
-        seed=SAE["training"]["seed"],
     log:
         "logs/encode_codes/{encoder}/{sae}.log",
     benchmark:
         "results/benchmarks/encode_codes/{encoder}/{sae}.tsv"
-    threads: 1
     conda:
         "../envs/sail.yaml"
+    threads: 1
+    params:
+        chunk_rows=SAE["codes"]["chunk_rows"],
+        device=SAE["training"]["device"],
+        seed=SAE["training"]["seed"],
     script:
         "../workflow_scripts/encode_codes.py"
