@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sail_core.columns import SPLITS
 from sail_core.evaluate.features import Features, load_features, needed_rows
 from sail_core.evaluate.linear import FitSettings, fit_probe, score_probe
 from sail_core.evaluate.targets import (
@@ -32,7 +33,6 @@ from sail_core.mine.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 TARGETS_FILE = "targets.parquet"
 TRAIN_ROWS_FILE = "train_rows.parquet"
 STATUS_SCHEMA = {

@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 import torch
 
+from sail_core.columns import SPLITS
 from sail_core.io import write_json, write_parquet
 from sail_core.sae.calibrate import calibrate_threshold
 from sail_core.sae.config import TrainConfig, parse_sae_name
@@ -35,7 +36,6 @@ from sail_core.sae.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 # settings that change how a run is reported, not what it computes
 NON_RESULT_KEYS = ("log_every", "checkpoint_every", "memory_budget_mb", "device")
 
