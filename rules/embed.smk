@@ -66,7 +66,7 @@ rule embed_biomedparse:
         encoder=lambda wildcards: plan.job_params(encoder_spec(wildcards.encoder)),
         scan_ids=shard_scan_ids,
     script:
-        "../workflow_scripts/embed_biomedparse.py"
+        "../workflow_scripts/embed.py"
 
 
 localrules:
