@@ -43,11 +43,38 @@ def single_feature_auroc(codes: sp.csr_matrix, presence: np.ndarray) -> np.ndarr
     return auroc
 
 
+ALL_ROWS = "all"
+
+
 def structure_detection(
-    codes: sp.csr_matrix, presence: np.ndarray, structures: list[str], threshold: float = 0.9
+    codes: sp.csr_matrix,
+    presence: np.ndarray,
+    structures: list[str],
+    threshold: float = 0.9,
+    strata: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Per structure: prevalence, the best single feature, its AUROC and how many features
-    reach `threshold`."""
+    reach `threshold`, over all rows (stratum "all") and, when `strata` labels the rows, within
+    each stratum as well (e.g. "ct axial": whether a structure is in a slice means something else
+    in each plane)."""
+    tables = [
+        _detection(codes, presence, structures, threshold).with_columns(stratum=pl.lit(ALL_ROWS))
+    ]
+    if strata is not None:
+        strata = np.asarray(strata)
+        for stratum in sorted(set(strata.tolist())):
+            rows = np.flatnonzero(strata == stratum)
+            tables.append(
+                _detection(codes[rows], presence[rows], structures, threshold).with_columns(
+                    stratum=pl.lit(str(stratum))
+                )
+            )
+    return pl.concat(tables).select("stratum", pl.exclude("stratum"))
+
+
+def _detection(
+    codes: sp.csr_matrix, presence: np.ndarray, structures: list[str], threshold: float
+) -> pl.DataFrame:
     auroc = single_feature_auroc(codes, presence)
     defined = ~np.isnan(auroc).all(axis=0)
     best = np.argmax(np.nan_to_num(auroc, nan=-np.inf), axis=0)

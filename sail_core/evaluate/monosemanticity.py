@@ -172,8 +172,13 @@ def run_monosemanticity(
         n_values[0],
     )
     split_rows = np.flatnonzero(in_splits)
+    planes = (index["modality"] + " " + index["orientation"]).to_numpy()
     detection = structure_detection(
-        store.read_rows(split_rows), presence[split_rows], columns, settings.detection_auroc
+        store.read_rows(split_rows),
+        presence[split_rows],
+        columns,
+        settings.detection_auroc,
+        strata=planes[split_rows],
     )
     return MonosemanticityResult(
         features=features,

@@ -7,6 +7,7 @@ import re
 
 import polars as pl
 
+from sail_core.evaluate.detection import ALL_ROWS
 from sail_core.evaluate.recovery import DEFINITIONS
 
 RECONSTRUCTION_KEYS = ("fvu", "r2_global_mean")
@@ -121,18 +122,30 @@ def build_summary(
 
 
 def detection_summary(detection: pl.DataFrame, common_prevalence: float) -> dict:
-    """The common structures (prevalence at least `common_prevalence`) and how many of them one
-    feature detects at the detection threshold."""
+    """The common structures (prevalence at least `common_prevalence`) over all rows and how many
+    of them one feature detects at the detection threshold; the same counts within each stratum
+    (modality and plane) when the table has them."""
+    if "stratum" not in detection.columns:
+        detection = detection.with_columns(stratum=pl.lit(ALL_ROWS))
     common = detection.filter(pl.col("prevalence") >= common_prevalence)
     threshold = float(detection["threshold"][0]) if detection.height else math.nan
+    detected = pl.col("best_auroc").fill_nan(None) >= threshold
+    pooled = common.filter(pl.col("stratum") == ALL_ROWS)
+    by_stratum = (
+        common.filter(pl.col("stratum") != ALL_ROWS)
+        .group_by("stratum")
+        .agg(n_common=pl.len(), n_detected=detected.sum())
+        .sort("stratum")
+    )
     return {
         "common_prevalence": common_prevalence,
         "threshold": threshold,
-        "n_common": common.height,
-        "n_detected": int((common["best_auroc"].fill_nan(None) >= threshold).sum()),
-        "structures": common.select(
+        "n_common": pooled.height,
+        "n_detected": int(pooled.select(detected.sum()).item()),
+        "structures": pooled.select(
             "structure", "prevalence", "best_feature", "best_auroc"
         ).to_dicts(),
+        "by_stratum": by_stratum.to_dicts(),
     }
 
 
@@ -152,7 +165,12 @@ def headline_line(summary: dict, report_split: str) -> str:
         f"M_top10 {summary['monosemanticity']['M_top10']:.3f}",
         f"M_top50 {summary['monosemanticity']['M_top50']:.3f}",
         f"fingerprint@{summary['fingerprint_k']} quality {sparse.get('quality', math.nan):.3f}",
-        f"organs detected {detected['n_detected']}/{detected['n_common']}",
+        f"structures detected {detected['n_detected']}/{detected['n_common']} (all rows; "
+        + ", ".join(
+            f"{s['stratum']} {s['n_detected']}/{s['n_common']}"
+            for s in detected.get("by_stratum", [])
+        )
+        + ")",
         f"winner {', '.join(summary['selected_configs']) or '-'}",
     ]
     return " | ".join(parts)

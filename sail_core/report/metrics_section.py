@@ -85,7 +85,7 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
         _kpi(
             "structures detected",
             f"{number(detection.get('n_detected'))} of {number(detection.get('n_common'))}",
-            f"one feature with AUROC ≥ {number(detection.get('threshold'))}",
+            f"one feature with AUROC ≥ {number(detection.get('threshold'))}, all rows",
         ),
     ]
     return element("dl", boxes, class_="kpis")
@@ -232,12 +232,25 @@ def detection_table(summary: dict | Missing) -> Html:
     structures = nested(summary, "structure_detection", "structures") or []
     if not structures:
         return unavailable("Structure detection", "no common structure in the summary")
-    return table(
-        ["structure", "prevalence", "best feature", "best AUROC"],
-        [
-            [s.get("structure"), s.get("prevalence"), s.get("best_feature"), s.get("best_auroc")]
-            for s in structures
-        ],
+    by_stratum = nested(summary, "structure_detection", "by_stratum") or []
+    within = table(
+        ["modality and plane", "common structures", "detected by one feature"],
+        [[s.get("stratum"), s.get("n_common"), s.get("n_detected")] for s in by_stratum],
+    )
+    return join(
+        within if by_stratum else "",
+        table(
+            ["structure", "prevalence", "best feature", "best AUROC (all rows)"],
+            [
+                [
+                    s.get("structure"),
+                    s.get("prevalence"),
+                    s.get("best_feature"),
+                    s.get("best_auroc"),
+                ]
+                for s in structures
+            ],
+        ),
     )
 
 

@@ -35,3 +35,16 @@ def test_structure_detection_reports_the_best_feature():
     assert (brain["best_feature"], brain["best_auroc"]) == (0, 1.0)
     none = structure_detection(codes, np.zeros((4, 1), dtype=bool), ["structure_x"])
     assert none["best_feature"][0] is None and math.isnan(none["best_auroc"][0])
+
+
+def test_strata_are_scored_on_their_own_rows():
+    presence = np.array([[1], [0], [1], [0]], dtype=bool)
+    codes = sp.csr_matrix(np.array([[0.9, 0.0], [0.0, 0.0], [0.0, 0.7], [0.0, 0.8]]))
+    strata = np.array(["ct axial", "ct axial", "ct coronal", "ct coronal"])
+    table = structure_detection(codes, presence, ["structure_liver"], strata=strata)
+    assert table["stratum"].to_list() == ["all", "ct axial", "ct coronal"]
+    by_stratum = {row["stratum"]: row for row in table.iter_rows(named=True)}
+    assert by_stratum["ct axial"]["best_feature"] == 0
+    assert by_stratum["ct axial"]["best_auroc"] == 1.0
+    assert by_stratum["ct coronal"]["best_auroc"] == 0.5  # feature 1 ranks the negative higher
+    assert by_stratum["all"]["best_auroc"] == pytest.approx(0.75)

@@ -87,6 +87,7 @@ def test_run_skips_always_active_features_and_keeps_ct_and_mri_apart(tmp_path):
             "row_id": np.arange(8),
             "modality": [m for m, _ in keys],
             "image_id": [i for _, i in keys],
+            "orientation": ["axial"] * 8,
             "split": ["val"] * 8,
             "structure_liver": [True, True, False, False, True, True, False, False],
             "structure_brain": [False, False, True, True, False, False, True, True],

@@ -55,11 +55,12 @@ def test_summary_collects_the_headline_numbers():
     )
     detection = pl.DataFrame(
         {
-            "structure": ["liver", "brain", "sternum"],
-            "prevalence": [0.2, 0.1, 0.01],
-            "best_feature": [3, 7, 9],
-            "best_auroc": [0.95, 0.85, 0.99],
-            "threshold": [0.9] * 3,
+            "stratum": ["all", "all", "all", "ct axial", "ct axial"],
+            "structure": ["liver", "brain", "sternum", "liver", "brain"],
+            "prevalence": [0.2, 0.1, 0.01, 0.3, 0.2],
+            "best_feature": [3, 7, 9, 3, 7],
+            "best_auroc": [0.95, 0.85, 0.99, 0.97, 0.93],
+            "threshold": [0.9] * 5,
         }
     )
     ranking = pl.DataFrame(
@@ -100,6 +101,10 @@ def test_summary_collects_the_headline_numbers():
         summary["structure_detection"]["n_common"],
         summary["structure_detection"]["n_detected"],
     ) == (2, 1)
+    assert summary["structure_detection"]["by_stratum"] == [
+        {"stratum": "ct axial", "n_common": 2, "n_detected": 2}
+    ]
     assert summary["ranking"]["final_rank"] == 2 and summary["selected_configs"] == ["a"]
     line = headline_line(summary, "val")
     assert "recovery@10 (val) 0.900/0.910/0.800" in line and "winner a" in line
+    assert "structures detected 1/2 (all rows; ct axial 2/2)" in line
