@@ -124,9 +124,7 @@ def build_summary(
 def detection_summary(detection: pl.DataFrame, common_prevalence: float) -> dict:
     """The common structures (prevalence at least `common_prevalence`) over all rows and how many
     of them one feature detects at the detection threshold; the same counts within each stratum
-    (modality and plane) when the table has them."""
-    if "stratum" not in detection.columns:
-        detection = detection.with_columns(stratum=pl.lit(ALL_ROWS))
+    (modality and plane)."""
     common = detection.filter(pl.col("prevalence") >= common_prevalence)
     threshold = float(detection["threshold"][0]) if detection.height else math.nan
     detected = pl.col("best_auroc").fill_nan(None) >= threshold
@@ -167,8 +165,7 @@ def headline_line(summary: dict, report_split: str) -> str:
         f"fingerprint@{summary['fingerprint_k']} quality {sparse.get('quality', math.nan):.3f}",
         f"structures detected {detected['n_detected']}/{detected['n_common']} (all rows; "
         + ", ".join(
-            f"{s['stratum']} {s['n_detected']}/{s['n_common']}"
-            for s in detected.get("by_stratum", [])
+            f"{s['stratum']} {s['n_detected']}/{s['n_common']}" for s in detected["by_stratum"]
         )
         + ")",
         f"winner {', '.join(summary['selected_configs']) or '-'}",

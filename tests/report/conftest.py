@@ -208,7 +208,8 @@ def _write_eval(files: SaeFiles, ranking: pl.DataFrame, sae_metrics: dict) -> No
          "relative_to_dense_fp": [0.83, None, None]}
     )  # fmt: skip
     detection = pl.DataFrame(
-        {"structure": ["liver", "heart"], "n_positive": [17, 5], "prevalence": [0.5, 0.15],
+        {"stratum": ["all", "all"], "structure": ["liver", "heart"], "n_positive": [17, 5],
+         "prevalence": [0.5, 0.15],
          "best_feature": pl.Series([3, 5], dtype=pl.Int32), "best_auroc": [0.95, 0.7],
          "threshold": [0.9, 0.9], "n_features_reaching": [1, 0]}
     )  # fmt: skip
