@@ -3,9 +3,10 @@ import os
 import polars as pl
 
 from sail_core.columns import scan_id
-from sail_core.config import validate_config
+from sail_core.workflow_config import result_settings, validate_config
 from sail_core.data.dataset import discover_scan_keys
 from sail_core.embed.shards import assign_shards
+from sail_core.report.layout import sae_dir
 
 validate_config(
     config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml"
@@ -147,10 +148,37 @@ def analysis_targets(wildcards):
     return targets
 
 
+IMPORTED_SAES = sorted(
+    (encoder, sae)
+    for encoder, checkpoints in config["sae"]["imports"].items()
+    for sae in checkpoints
+)
+
+
 def imported_checkpoint(wildcards):
-    """The study checkpoint configured for (encoder, sae); an unbuildable path otherwise, so
-    that Snakemake falls back to train_sae."""
-    imports = config["sae"]["imports"].get(wildcards.encoder, {})
-    return imports.get(
-        wildcards.sae, f"not-imported/{wildcards.encoder}/{wildcards.sae}.ckpt"
-    )
+    return config["sae"]["imports"][wildcards.encoder][wildcards.sae]
+
+
+def sae_file(wildcards, name):
+    """`name` in the folder of the (encoder, sae) of `wildcards`: the imported checkpoint's
+    when sae.imports names one, else the trained SAE's."""
+    imported = (wildcards.encoder, wildcards.sae) in IMPORTED_SAES
+    return f"results/{sae_dir(wildcards.encoder, wildcards.sae, imported)}/{name}"
+
+
+def sae_model(wildcards):
+    return {
+        "model": sae_file(wildcards, "model.safetensors"),
+        "config": sae_file(wildcards, "config.json"),
+    }
+
+
+def sae_metrics(wildcards):
+    return sae_file(wildcards, "metrics.json")
+
+
+def sae_history(wildcards):
+    """Training curves; an imported checkpoint has none."""
+    if (wildcards.encoder, wildcards.sae) in IMPORTED_SAES:
+        return []
+    return sae_file(wildcards, "history.parquet")

@@ -30,7 +30,9 @@ rule embed:
             EMBEDDING, wildcards.encoder, "runtime"
         ),
     params:
-        encoder=lambda wildcards: plan.job_params(encoder_spec(wildcards.encoder)),
+        encoder=lambda wildcards: plan.job_params(
+            wildcards.encoder, encoder_spec(wildcards.encoder)
+        ),
         scan_ids=shard_scan_ids,
     script:
         "../workflow_scripts/embed.py"
@@ -63,7 +65,9 @@ rule embed_biomedparse:
             EMBEDDING, wildcards.encoder, "runtime"
         ),
     params:
-        encoder=lambda wildcards: plan.job_params(encoder_spec(wildcards.encoder)),
+        encoder=lambda wildcards: plan.job_params(
+            wildcards.encoder, encoder_spec(wildcards.encoder)
+        ),
         scan_ids=shard_scan_ids,
     script:
         "../workflow_scripts/embed.py"

@@ -17,7 +17,6 @@ rule mine_features:
     threads: 1
     params:
         splits=config["mining"]["splits"],
-        chunk_rows=config["mining"]["chunk_rows"],
         n_top=config["mining"]["n_top"],
         diverse_pool=config["mining"]["diverse_pool"],
         n_diverse=config["mining"]["n_diverse"],
@@ -112,7 +111,6 @@ rule monosemanticity:
         n_values=config["evaluation"]["monosemanticity"]["n_values"],
         null_draws=config["evaluation"]["monosemanticity"]["null_draws"],
         detection_auroc=config["evaluation"]["monosemanticity"]["detection_auroc"],
-        chunk_rows=config["mining"]["chunk_rows"],
         seed=config["seed"],
     script:
         "../workflow_scripts/monosemanticity.py"
@@ -185,7 +183,7 @@ checkpoint rank_configs:
 
 rule summarize:
     input:
-        sae_metrics="results/sae/{encoder}/{sae}/metrics.json",
+        sae_metrics=sae_metrics,
         recovery="results/eval/{encoder}/{sae}/recovery/summary.parquet",
         monosemanticity="results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
         fingerprint="results/eval/{encoder}/{sae}/fingerprint/summary.parquet",

@@ -4,6 +4,7 @@ import os
 # rerun on them.
 LABELLING = config["labelling"]
 RETRIEVAL = config["retrieval"]
+ANTHROPIC = result_settings(LABELLING["anthropic"], "labelling.anthropic")
 LABEL_CACHE = "results/labels/cache"
 
 
@@ -31,16 +32,18 @@ rule label_features:
         "../envs/llm.yaml"
     threads: 1
     params:
-        selection=LABELLING["selection"],
+        selection=result_settings(LABELLING["selection"], "labelling.selection"),
         seed=config["seed"],
         offline=lambda wildcards: (
-            LABELLING["offline"] if wildcards.labeller == "offline" else None
+            result_settings(LABELLING["offline"], "labelling.offline")
+            if wildcards.labeller == "offline"
+            else None
         ),
         image_size=lambda wildcards: (
             LABELLING["image_size"] if wildcards.labeller == "anthropic" else None
         ),
         anthropic=lambda wildcards: (
-            LABELLING["anthropic"] if wildcards.labeller == "anthropic" else None
+            ANTHROPIC if wildcards.labeller == "anthropic" else None
         ),
         slices_dir=lambda wildcards, input: os.path.dirname(input.index),
         cache_dir=LABEL_CACHE,
@@ -66,13 +69,13 @@ rule evaluate_labels:
         "../envs/llm.yaml"
     threads: 1
     params:
-        evaluation=LABELLING["evaluation"],
+        evaluation=result_settings(LABELLING["evaluation"], "labelling.evaluation"),
         seed=config["seed"],
         image_size=lambda wildcards: (
             LABELLING["image_size"] if wildcards.labeller == "anthropic" else None
         ),
         anthropic=lambda wildcards: (
-            LABELLING["anthropic"] if wildcards.labeller == "anthropic" else None
+            ANTHROPIC if wildcards.labeller == "anthropic" else None
         ),
         slices_dir=lambda wildcards, input: os.path.dirname(input.index),
         cache_dir=LABEL_CACHE,
@@ -105,9 +108,9 @@ rule language_retrieval:
         "../envs/llm.yaml"
     threads: 1
     params:
-        retrieval=RETRIEVAL,
+        retrieval=result_settings(RETRIEVAL, "retrieval"),
         anthropic=(
-            LABELLING["anthropic"] if RETRIEVAL["matcher"] == "anthropic" else None
+            ANTHROPIC if RETRIEVAL["matcher"] == "anthropic" else None
         ),
         cache_dir=LABEL_CACHE,
     script:

@@ -33,8 +33,8 @@ rule report_slice_examples:
 
 rule report_figures:
     input:
-        history="results/sae/{encoder}/{sae}/history.parquet",
-        metrics="results/sae/{encoder}/{sae}/metrics.json",
+        history=sae_history,
+        metrics=sae_metrics,
         recovery="results/eval/{encoder}/{sae}/recovery/summary.parquet",
     output:
         training=report(
@@ -69,7 +69,12 @@ rule report:
     input:
         unpack(
             lambda wildcards: atlas_inputs(
-                Path("results"), selected_saes(), LABELLER, sae_names, slice_stores()
+                Path("results"),
+                selected_saes(),
+                LABELLER,
+                sae_names,
+                slice_stores(),
+                frozenset(IMPORTED_SAES),
             )
         ),
     output:
@@ -93,5 +98,6 @@ rule report:
         report_split=REPORT_SPLIT,
         labeller=LABELLER,
         saes=lambda wildcards: selected_saes(),
+        imported=IMPORTED_SAES,
     script:
         "../workflow_scripts/report.py"

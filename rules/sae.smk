@@ -2,9 +2,6 @@
 SAE = config["sae"]
 
 
-ruleorder: import_checkpoint > train_sae
-
-
 rule train_sae:
     input:
         shards=lambda wildcards: embedding_shards(wildcards.encoder),
@@ -24,7 +21,7 @@ rule train_sae:
     resources:
         mem_mb=SAE["training"]["memory_budget_mb"] + 2048,
     params:
-        training=SAE["training"],
+        training=result_settings(SAE["training"], "sae.training"),
         dim=lambda wildcards: encoder_spec(wildcards.encoder).get("dim"),
     script:
         "../workflow_scripts/train_sae.py"
@@ -33,22 +30,27 @@ rule train_sae:
 rule import_checkpoint:
     input:
         checkpoint=imported_checkpoint,
+        shards=lambda wildcards: embedding_shards(wildcards.encoder),
+        index="results/slices/index.parquet",
     output:
-        model="results/sae/{encoder}/{sae}/model.safetensors",
-        config="results/sae/{encoder}/{sae}/config.json",
+        model="results/sae_imports/{encoder}/{sae}/model.safetensors",
+        config="results/sae_imports/{encoder}/{sae}/config.json",
+        metrics="results/sae_imports/{encoder}/{sae}/metrics.json",
     log:
         "logs/import_checkpoint/{encoder}/{sae}.log",
     conda:
         "../envs/sail.yaml"
     threads: 1
+    params:
+        batch_size=SAE["training"]["batch_size"],
+        dense_threshold=SAE["training"]["dense_threshold"],
     script:
         "../workflow_scripts/import_checkpoint.py"
 
 
 rule encode_codes:
     input:
-        model="results/sae/{encoder}/{sae}/model.safetensors",
-        config="results/sae/{encoder}/{sae}/config.json",
+        unpack(sae_model),
         shards=lambda wildcards: embedding_shards(wildcards.encoder),
         index="results/slices/index.parquet",
     output:
@@ -61,8 +63,6 @@ rule encode_codes:
         "../envs/sail.yaml"
     threads: 1
     params:
-        chunk_rows=SAE["codes"]["chunk_rows"],
-        device=SAE["training"]["device"],
         seed=SAE["training"]["seed"],
     script:
         "../workflow_scripts/encode_codes.py"

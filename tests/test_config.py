@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sail_core.config import ConfigError, validate_config
+from sail_core.workflow_config import ConfigError, validate_config
 
 ROOT = Path(__file__).parents[1]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"

@@ -16,12 +16,13 @@ encoder, sae = snakemake.wildcards.encoder, snakemake.wildcards.sae
 
 _, digest = read_index(snakemake.input.index)
 view = open_embeddings(list(snakemake.input.shards), index_hash=digest)
-model = load_sae(Path(snakemake.input.model).parent, device=resolve_device(snakemake.params.device))
+device = resolve_device(snakemake.config["sae"]["training"]["device"])
+model = load_sae(Path(snakemake.input.model).parent, device=device)
 encode_codes(
     model,
     view,
     snakemake.output.codes,
-    chunk_rows=snakemake.params.chunk_rows,
+    chunk_rows=snakemake.config["sae"]["codes"]["chunk_rows"],
     attrs={"index_hash": digest, "sae": sae, "encoder": encoder, "seed": snakemake.params.seed},
     source=f"encoder {encoder}, SAE {sae}",
 )

@@ -8,19 +8,24 @@ from sail_core.io import write_json, write_parquet
 from sail_core.label.evaluate.run import EvaluationSettings, evaluate_labels
 from sail_core.label.run import footer_metadata, make_judge
 from sail_core.logs import configure
+from sail_core.workflow_config import operational_settings
 from sail_core.mine.codes import CodeStore
 
 configure(snakemake.log[0])
 log = logging.getLogger("evaluate_labels")
 
 params = snakemake.params
-evaluation = dict(params.evaluation)
+labelling = snakemake.config["labelling"]
+evaluation = dict(params.evaluation) | operational_settings(
+    labelling["evaluation"], "labelling.evaluation"
+)
+anthropic = params.anthropic and params.anthropic | operational_settings(
+    labelling["anthropic"], "labelling.anthropic"
+)
 judge_sees_metadata = evaluation.pop("judge_sees_metadata")
 index, index_hash = read_index(snakemake.input.index)
 settings = EvaluationSettings(seed=params.seed, image_size=params.image_size, **evaluation)
-judge = make_judge(
-    snakemake.wildcards.labeller, params.anthropic, judge_sees_metadata, params.cache_dir
-)
+judge = make_judge(snakemake.wildcards.labeller, anthropic, judge_sees_metadata, params.cache_dir)
 table, summary = evaluate_labels(
     pl.read_parquet(snakemake.input.labels),
     index,

@@ -13,12 +13,17 @@ from sail_core.label.run import (
     make_labeller,
 )
 from sail_core.logs import configure
+from sail_core.workflow_config import operational_settings
 
 configure(snakemake.log[0])
 log = logging.getLogger("label_features")
 
 params = snakemake.params
 labeller_name = snakemake.wildcards.labeller
+labelling = snakemake.config["labelling"]
+anthropic = params.anthropic and params.anthropic | operational_settings(
+    labelling["anthropic"], "labelling.anthropic"
+)
 index, index_hash = read_index(snakemake.input.index)
 monosemanticity = (
     pl.read_parquet(snakemake.input.monosemanticity) if snakemake.input.monosemanticity else None
@@ -31,7 +36,7 @@ selection, picks = choose_features(
     monosemanticity,
     settings,
 )
-labeller = make_labeller(labeller_name, params.offline, params.anthropic, params.cache_dir)
+labeller = make_labeller(labeller_name, params.offline, anthropic, params.cache_dir)
 labels, usage = label_selection(
     selection, picks, index, labeller, SliceReader(params.slices_dir).read, params.image_size
 )

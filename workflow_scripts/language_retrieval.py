@@ -7,6 +7,7 @@ from sail_core.data.index import read_index
 from sail_core.io import write_json, write_parquet
 from sail_core.label.run import footer_metadata
 from sail_core.logs import configure
+from sail_core.workflow_config import operational_settings
 from sail_core.mine.codes import CodeStore
 from sail_core.retrieval.queries import query_from_config
 from sail_core.retrieval.run import (
@@ -20,7 +21,11 @@ configure(snakemake.log[0])
 log = logging.getLogger("language_retrieval")
 
 params = snakemake.params
-retrieval = params.retrieval
+config = snakemake.config
+retrieval = params.retrieval | operational_settings(config["retrieval"], "retrieval")
+anthropic = params.anthropic and params.anthropic | operational_settings(
+    config["labelling"]["anthropic"], "labelling.anthropic"
+)
 index, index_hash = read_index(snakemake.input.index)
 labels = pl.read_parquet(snakemake.input.labels)
 evaluation = pl.read_parquet(snakemake.input.evaluation) if snakemake.input.evaluation else None
@@ -32,7 +37,7 @@ settings = RetrievalSettings(
 )
 out = run_queries(
     [query_from_config(q) for q in retrieval["queries"]],
-    make_matcher(retrieval["matcher"], retrieval, params.anthropic, params.cache_dir),
+    make_matcher(retrieval["matcher"], retrieval, anthropic, params.cache_dir),
     candidates_from(labels, evaluation),
     labels,
     index,

@@ -25,7 +25,7 @@ settings = MiningSettings(
     diverse_pool=params.diverse_pool,
     n_diverse=params.n_diverse,
     min_count=params.enrichment_min_count,
-    chunk_rows=params.chunk_rows,
+    chunk_rows=snakemake.config["mining"]["chunk_rows"],
 )
 result = mine_features(index, store, settings)
 footer = {"index_hash": digest, "settings": json.dumps(asdict(settings))}

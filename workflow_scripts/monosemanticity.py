@@ -19,7 +19,7 @@ settings = MonosemanticitySettings(
     n_values=tuple(params.n_values),
     null_draws=params.null_draws,
     detection_auroc=params.detection_auroc,
-    chunk_rows=params.chunk_rows,
+    chunk_rows=snakemake.config["mining"]["chunk_rows"],
     seed=params.seed,
 )
 result = run_monosemanticity(index, store, settings)

@@ -3,7 +3,7 @@ from sail_core.report.figures import write_sae_figures
 
 configure(snakemake.log[0])
 write_sae_figures(
-    snakemake.input.history,
+    snakemake.input.get("history"),
     snakemake.input.recovery,
     snakemake.input.metrics,
     snakemake.params.split,

@@ -8,6 +8,7 @@ from sail_core.data.index import read_index
 from sail_core.embed.store import open_embeddings
 from sail_core.logs import configure
 from sail_core.sae import TrainConfig, train_sae
+from sail_core.workflow_config import operational_settings
 
 configure(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -24,7 +25,10 @@ train_sae(
     view,
     split_rows,
     sae,
-    TrainConfig.from_dict(dict(snakemake.params.training)),
+    TrainConfig.from_dict(
+        dict(snakemake.params.training)
+        | operational_settings(snakemake.config["sae"]["training"], "sae.training")
+    ),
     Path(snakemake.output.model).parent,
     source=f"encoder {encoder} ({len(snakemake.input.shards)} embedding shards)",
     expected_dim=snakemake.params.dim,

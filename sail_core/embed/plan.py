@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from sail_core.workflow_config import result_settings
+
 BIOMEDPARSE_KIND = "biomedparse"
 DOWNLOADED_MODELS_DIR = "resources/models"
 
@@ -35,10 +37,10 @@ def downloaded_encoders(encoders: dict) -> list[str]:
     ]
 
 
-def job_params(spec: dict) -> dict:
-    """The spec without its job resources: exactly what changes the encoder's embeddings, so
-    that editing one encoder reruns only its shards."""
-    return {key: value for key, value in spec.items() if key != "resources"}
+def job_params(encoder: str, spec: dict) -> dict:
+    """The spec without its operational settings: exactly what changes the encoder's
+    embeddings, so that editing one encoder reruns only its shards."""
+    return result_settings(spec, f"embedding.encoders.{encoder}")
 
 
 def job_resource(embedding: dict, encoder: str, key: str) -> int:

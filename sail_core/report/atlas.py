@@ -69,6 +69,7 @@ def _retrieved_images(
 
 def sae_section(
     files: SaeFiles,
+    data: DataFiles,
     index: pl.DataFrame | Missing,
     reader: SliceReader,
     settings: AtlasSettings,
@@ -78,7 +79,6 @@ def sae_section(
     split = settings.report_split
     sae_metrics = load_json(files.metrics)
     summary = load_json(files.summary)
-    data = DataFiles(files.root)
     ranking = load_table(data.ranking(files.encoder), ("sae",))
     config_metrics = (
         {}
@@ -178,7 +178,7 @@ def build_atlas(data: DataFiles, saes: list[SaeFiles], settings: AtlasSettings) 
                 id="data",
                 class_="block",
             ),
-            [sae_section(files, index, reader, settings) for files in saes],
+            [sae_section(files, data, index, reader, settings) for files in saes],
         ),
         element("script", Html(SCRIPT)),
     )

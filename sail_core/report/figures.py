@@ -183,17 +183,19 @@ def level_widths(metrics: dict) -> list[int]:
 
 
 def write_sae_figures(
-    history: str | Path,
+    history: str | Path | None,
     recovery: str | Path,
     metrics: str | Path,
     split: str,
     training_out: str | Path,
     recovery_out: str | Path,
 ) -> None:
-    """Training curves from an SAE's history.parquet (levels named from its metrics.json) and
-    recovery curves from its recovery summary.parquet, as PNG files."""
+    """Training curves from an SAE's history.parquet (levels named from its metrics.json; none
+    for an imported checkpoint) and recovery curves from its recovery summary.parquet, as PNG
+    files."""
     widths = level_widths(read_json(metrics))
-    save_png(training_curves(pl.read_parquet(history), widths), training_out)
+    history_table = pl.read_parquet(history) if history else pl.DataFrame()
+    save_png(training_curves(history_table, widths), training_out)
     save_png(recovery_curves(pl.read_parquet(recovery), split), recovery_out)
 
 

@@ -13,17 +13,26 @@ from pathlib import Path
 from sail_core.mine.panels import panel_name
 
 FIGURES = "report/figures"
+
+
+def sae_dir(encoder: str, sae: str, imported: bool) -> str:
+    """Folder of an SAE under the results root: trained ones in sae/, converted study
+    checkpoints in sae_imports/ (each written by its own rule)."""
+    return f"{'sae_imports' if imported else 'sae'}/{encoder}/{sae}"
+
+
 RETRIEVAL_FILES = ("summary.json", "matches.parquet", "precision.parquet", "results.parquet")
 
 
 @dataclass(frozen=True)
 class DataFiles:
     root: Path
+    imported: frozenset[tuple[str, str]] = frozenset()  # (encoder, sae) of imported checkpoints
 
     @classmethod
-    def of_index(cls, index: str | Path) -> DataFiles:
+    def of_index(cls, index: str | Path, imported=frozenset()) -> DataFiles:
         """The layout whose slice index is at `index` (results/slices/index.parquet)."""
-        return cls(Path(index).parents[1])
+        return cls(Path(index).parents[1], frozenset(imported))
 
     @property
     def split_summary(self) -> Path:
@@ -49,7 +58,10 @@ class DataFiles:
         return self.root / f"eval/ranking/{encoder}.parquet"
 
     def sae_metrics(self, encoder: str, sae: str) -> Path:
-        return self.root / f"sae/{encoder}/{sae}/metrics.json"
+        return self.root / sae_dir(encoder, sae, (encoder, sae) in self.imported) / "metrics.json"
+
+    def sae(self, encoder: str, sae: str, labeller: str) -> SaeFiles:
+        return SaeFiles(self.root, encoder, sae, labeller, (encoder, sae) in self.imported)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,7 @@ class SaeFiles:
     encoder: str
     sae: str
     labeller: str
+    imported: bool = False
 
     @property
     def name(self) -> str:
@@ -70,11 +83,7 @@ class SaeFiles:
 
     @property
     def metrics(self) -> Path:
-        return self._under("sae", "metrics.json")
-
-    @property
-    def history(self) -> Path:
-        return self._under("sae", "history.parquet")
+        return self.root / sae_dir(self.encoder, self.sae, self.imported) / "metrics.json"
 
     @property
     def summary(self) -> Path:
@@ -150,13 +159,15 @@ def atlas_inputs(
     labeller: str,
     configs_of: Callable[[str], list[str]],
     slice_stores: list[str],
+    imported: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, list[str]]:
     """Every input of the atlas, by group: the slice index, data facts, slice stores (for the
     thumbnails), the rankings and metrics of all configs of the encoders of the `selected`
     (encoder, sae) pairs (`configs_of(encoder)` names them), and the outputs of each selected SAE
-    with the labels of `labeller`."""
-    data = DataFiles(root)
-    saes = [SaeFiles(root, encoder, sae, labeller) for encoder, sae in selected]
+    with the labels of `labeller`. `imported` names the (encoder, sae) pairs converted from
+    study checkpoints."""
+    data = DataFiles(root, frozenset(imported))
+    saes = [data.sae(encoder, sae, labeller) for encoder, sae in selected]
     encoders = sorted({encoder for encoder, _ in selected})
     paths = {
         "index": [data.index],

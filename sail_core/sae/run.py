@@ -33,11 +33,11 @@ from sail_core.sae.initialise import (
 )
 from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.trainer import Trainer
+from sail_core.workflow_config import OPERATIONAL_SETTINGS
 
 logger = logging.getLogger(__name__)
 
-# settings that change how a run is reported, not what it computes
-NON_RESULT_KEYS = ("log_every", "checkpoint_every", "memory_budget_mb", "device")
+NON_RESULT_KEYS = OPERATIONAL_SETTINGS["sae.training"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -49,6 +49,19 @@ def resolve_device(name: str) -> torch.device:
 def split_batches(view, rows: np.ndarray, batch_size: int, device: torch.device) -> Iterator:
     for _, chunk in iter_row_chunks(view, rows, batch_size):
         yield torch.from_numpy(chunk).to(device)
+
+
+def split_metrics(
+    model: MatryoshkaSAE, view, split_rows: dict, batch_size: int, dense_threshold: float
+) -> dict:
+    """metrics.json's per-split part: `evaluate_split` over the rows of every non-empty split,
+    on the model's device."""
+    device = model.W_enc.device
+    return {
+        split: evaluate_split(model, split_batches(view, rows, batch_size, device), dense_threshold)
+        for split, rows in split_rows.items()
+        if rows.size
+    }
 
 
 def _fingerprint(name: str, config: TrainConfig, d_in: int, split_rows: dict, index_hash) -> str:
@@ -142,13 +155,7 @@ def train_sae(
     model.threshold.fill_(threshold)
     model.fold_normalisation()
 
-    metrics = {
-        split: evaluate_split(
-            model, split_batches(view, rows, config.batch_size, device), config.dense_threshold
-        )
-        for split, rows in split_rows.items()
-        if rows.size
-    }
+    metrics = split_metrics(model, view, split_rows, config.batch_size, config.dense_threshold)
     achieved = metrics[calibration_split]["overall"]["l0_inference"]
     within = abs(achieved - spec.k_inference) <= config.calibration_tolerance * spec.k_inference
     if not within:

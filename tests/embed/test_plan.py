@@ -42,11 +42,14 @@ def test_only_encoders_pointing_at_the_download_folder_are_downloaded():
         plan.download_source("x", {"model_dir": "resources/models/x"})
 
 
-def test_job_params_change_with_the_encoder_settings_but_not_its_resources():
-    spec = ENCODERS["dinov3"]
-    assert plan.job_params(spec) == {k: v for k, v in spec.items() if k != "resources"}
-    assert plan.job_params({**spec, "resources": {"mem_mb": 1}}) == plan.job_params(spec)
-    assert plan.job_params({**spec, "image_size": 512}) != plan.job_params(spec)
+def test_job_params_change_with_the_encoder_settings_but_not_its_operational_ones():
+    spec = ENCODERS["dinov3"] | {"batch_size": 8, "num_workers": 2}
+    assert plan.job_params("dinov3", spec) == {
+        k: v for k, v in spec.items() if k not in ("resources", "batch_size", "num_workers")
+    }
+    for operational in ({"resources": {"mem_mb": 1}}, {"batch_size": 64}, {"num_workers": 0}):
+        assert plan.job_params("dinov3", spec | operational) == plan.job_params("dinov3", spec)
+    assert plan.job_params("dinov3", spec | {"image_size": 512}) != plan.job_params("dinov3", spec)
 
 
 def test_resources_fall_back_to_the_section_defaults():
