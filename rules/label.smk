@@ -109,9 +109,7 @@ rule language_retrieval:
     threads: 1
     params:
         retrieval=result_settings(RETRIEVAL, "retrieval"),
-        anthropic=(
-            ANTHROPIC if RETRIEVAL["matcher"] == "anthropic" else None
-        ),
+        anthropic=(ANTHROPIC if RETRIEVAL["matcher"] == "anthropic" else None),
         cache_dir=LABEL_CACHE,
     script:
         "../workflow_scripts/language_retrieval.py"

@@ -7,7 +7,6 @@ from sail_core.data.index import read_index
 from sail_core.io import write_json, write_parquet
 from sail_core.label.run import footer_metadata
 from sail_core.logs import configure
-from sail_core.workflow_config import operational_settings
 from sail_core.mine.codes import CodeStore
 from sail_core.retrieval.queries import query_from_config
 from sail_core.retrieval.run import (
@@ -16,6 +15,7 @@ from sail_core.retrieval.run import (
     make_matcher,
     run_queries,
 )
+from sail_core.workflow_config import operational_settings
 
 configure(snakemake.log[0])
 log = logging.getLogger("language_retrieval")
