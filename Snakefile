@@ -10,8 +10,10 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/embed.smk"
 include: "rules/sae.smk"
+include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/label.smk"
+include: "rules/retrieval.smk"
 include: "rules/report.smk"
 
 

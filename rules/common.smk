@@ -3,13 +3,40 @@ import os
 import polars as pl
 
 from sail_core.columns import scan_id
-from sail_core.workflow_config import result_settings, validate_config
+from sail_core.workflow_config import load_table, result_settings, validate_config
 from sail_core.data.dataset import discover_scan_keys
 from sail_core.embed.shards import assign_shards
 from sail_core.report.layout import sae_dir
 
 validate_config(
     config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml"
+)
+
+
+LABELLING = config["labelling"]
+# the Anthropic API's result settings, passed only to jobs that call it
+ANTHROPIC = result_settings(LABELLING["anthropic"], "labelling.anthropic")
+LABEL_CACHE = "results/labels/cache"
+
+
+def table_of(path, default, schema):
+    """The table file at `path` (or the workflow's own `default`) and its schema, validated now
+    so that a bad entry stops the run before any DAG is built."""
+    files = {
+        "table": path or workflow.source_path(f"../config/{default}"),
+        "schema": workflow.source_path(f"../schemas/{schema}"),
+    }
+    load_table(files["table"], files["schema"])
+    return files
+
+
+QUERIES = table_of(
+    config["retrieval"]["queries_file"], "queries.yaml", "queries.schema.yaml"
+)
+PROBE_TARGETS = table_of(
+    config["evaluation"]["probe"]["targets_file"],
+    "probe_targets.yaml",
+    "probe_targets.schema.yaml",
 )
 
 # jobs (also inside conda envs and on cluster nodes) import sail_core from this workflow's folder

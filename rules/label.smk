@@ -2,10 +2,6 @@ import os
 
 # The API settings and the image size reach only jobs that call the API, so offline jobs never
 # rerun on them.
-LABELLING = config["labelling"]
-RETRIEVAL = config["retrieval"]
-ANTHROPIC = result_settings(LABELLING["anthropic"], "labelling.anthropic")
-LABEL_CACHE = "results/labels/cache"
 
 
 rule label_features:
@@ -81,35 +77,3 @@ rule evaluate_labels:
         cache_dir=LABEL_CACHE,
     script:
         "../workflow_scripts/evaluate_labels.py"
-
-
-rule language_retrieval:
-    input:
-        labels="results/labels/{encoder}/{sae}/{labeller}.parquet",
-        evaluation=(
-            "results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet"
-            if RETRIEVAL["require_contrastive_pass"]
-            else []
-        ),
-        index="results/slices/index.parquet",
-        codes="results/codes/{encoder}/{sae}.zarr",
-    output:
-        matches="results/retrieval/{encoder}/{sae}/{labeller}/matches.parquet",
-        results="results/retrieval/{encoder}/{sae}/{labeller}/results.parquet",
-        precision="results/retrieval/{encoder}/{sae}/{labeller}/precision.parquet",
-        summary="results/retrieval/{encoder}/{sae}/{labeller}/summary.json",
-    log:
-        "logs/language_retrieval/{encoder}/{sae}/{labeller}.log",
-    benchmark:
-        "results/benchmarks/language_retrieval/{encoder}/{sae}/{labeller}.tsv"
-    wildcard_constraints:
-        labeller="offline|anthropic",
-    conda:
-        "../envs/llm.yaml"
-    threads: 1
-    params:
-        retrieval=result_settings(RETRIEVAL, "retrieval"),
-        anthropic=(ANTHROPIC if RETRIEVAL["matcher"] == "anthropic" else None),
-        cache_dir=LABEL_CACHE,
-    script:
-        "../workflow_scripts/language_retrieval.py"

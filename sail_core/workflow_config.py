@@ -96,3 +96,9 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {_key_path(first)}: {first.message}{more}")
     return config
+
+
+def load_table(path: str | Path, schema_path: str | Path):
+    """A small YAML table of the workflow (test queries, probe targets), validated against its
+    schema with defaults filled in; an error names the file and the entry."""
+    return validate_config(yaml.safe_load(Path(path).read_text()), schema_path, str(path))

@@ -15,7 +15,7 @@ from sail_core.retrieval.run import (
     make_matcher,
     run_queries,
 )
-from sail_core.workflow_config import operational_settings
+from sail_core.workflow_config import load_table, operational_settings
 
 configure(snakemake.log[0])
 log = logging.getLogger("language_retrieval")
@@ -36,7 +36,10 @@ settings = RetrievalSettings(
     chunk_rows=retrieval["chunk_rows"],
 )
 out = run_queries(
-    [query_from_config(q) for q in retrieval["queries"]],
+    [
+        query_from_config(q)
+        for q in load_table(snakemake.input.queries, snakemake.input.queries_schema)
+    ],
     make_matcher(retrieval["matcher"], retrieval, anthropic, params.cache_dir),
     candidates_from(labels, evaluation),
     labels,
@@ -49,7 +52,7 @@ provenance = {
     "sae": snakemake.wildcards.sae,
     "labeller": snakemake.wildcards.labeller,
     "index_hash": index_hash,
-    "retrieval": {k: v for k, v in retrieval.items() if k != "queries"},
+    "retrieval": retrieval,
 }
 metadata = footer_metadata(provenance)
 write_parquet(out.matches, snakemake.output.matches, metadata=metadata)

@@ -9,6 +9,7 @@ from sail_core.evaluate.probes import ProbeSettings, run_probes
 from sail_core.io import atomic_output
 from sail_core.logs import configure
 from sail_core.mine.codes import CodeStore
+from sail_core.workflow_config import load_table
 
 configure(snakemake.log[0])
 log = logging.getLogger("probe")
@@ -36,7 +37,7 @@ with atomic_output(snakemake.output.probes) as probe_dir:
         index,
         store,
         lambda rows: load_embeddings(snakemake.input.embeddings, rows, digest),
-        params.groups,
+        load_table(snakemake.input.targets, snakemake.input.targets_schema),
         settings,
         probe_dir,
     )

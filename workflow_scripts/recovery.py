@@ -10,6 +10,7 @@ from sail_core.evaluate.recovery import RecoverySettings, run_recovery
 from sail_core.io import write_parquet
 from sail_core.logs import configure
 from sail_core.mine.codes import CodeStore
+from sail_core.workflow_config import load_table
 
 configure(snakemake.log[0])
 log = logging.getLogger("recovery")
@@ -36,7 +37,7 @@ result = run_recovery(
     store,
     lambda rows: load_embeddings(snakemake.input.embeddings, rows, digest),
     Path(snakemake.input.probes),
-    params.groups,
+    load_table(snakemake.input.targets, snakemake.input.targets_schema),
     fit_settings,
     params.dense_l2_normalise,
     settings,

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).parents[2]
+STAGE_RULES = ("common.smk", "label.smk", "retrieval.smk")
 TARGET = "results/retrieval/enc/D16-64_K4-8/offline/summary.json"
 
 
@@ -51,7 +52,8 @@ def test_rules_label_evaluate_and_retrieve_then_replan_only_what_changed(world, 
     shutil.copytree(world["run"], tmp_path / "results")
     config = config_block()
     (tmp_path / "Snakefile").write_text(
-        f'configfile: "config.yaml"\n\ninclude: "{REPO / "rules" / "label.smk"}"\n'
+        'configfile: "config.yaml"\n\n'
+        + "".join(f'include: "{REPO / "rules" / name}"\n' for name in STAGE_RULES)
     )
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(tmp_path, TARGET)
@@ -61,7 +63,8 @@ def test_rules_label_evaluate_and_retrieve_then_replan_only_what_changed(world, 
     precision = pl.read_parquet(
         tmp_path / "results/retrieval/enc/D16-64_K4-8/offline/precision.parquet"
     )
-    assert set(precision["query"]) == {q["name"] for q in config["retrieval"]["queries"]}
+    queries = yaml.safe_load((REPO / "config" / "queries.yaml").read_text())
+    assert set(precision["query"]) == {q["name"] for q in queries}
     assert planned(tmp_path) == {}
 
     def replan(change) -> dict[str, int]:

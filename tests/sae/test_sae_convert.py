@@ -5,28 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from sail_core.sae import convert_study_checkpoint, load_sae
+from tests.fixtures import write_study_checkpoint
 
 
-def _study_checkpoint(path, d=10, n_latents=32, with_hparams=True):
-    torch.manual_seed(0)
-    weight = F.normalize(torch.randn(n_latents, d), dim=1)
-    state = {
-        "model.encoder.weight": weight,
-        "model.encoder.bias": 0.05 * torch.randn(n_latents),
-        "model.bias": 0.1 * torch.randn(d),
-        "model.inference_threshold": torch.tensor(0.08),
-        "model._threshold_sum": torch.tensor(8.0),
-        "model._threshold_count": torch.tensor(100.0),
-    }
-    checkpoint = {"state_dict": state, "epoch": 99}
-    if with_hparams:
-        checkpoint["hyper_parameters"] = {
-            "dictionary_sizes": [8, 32],
-            "k_values": [2, 4],
-            "input_dim": d,
-        }
-    torch.save(checkpoint, path)
-    return state
+def _study_checkpoint(path, with_hparams=True):
+    return write_study_checkpoint(path, 10, [8, 32], [2, 4], with_hparams)
 
 
 def test_study_checkpoint_converts_with_its_semantics(tmp_path):

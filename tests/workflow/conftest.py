@@ -1,3 +1,4 @@
+import copy
 import os
 import re
 import subprocess
@@ -58,3 +59,39 @@ def write_config(workdir: Path, config: dict) -> None:
 @pytest.fixture
 def demo_config() -> dict:
     return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def replan(workdir: Path, config: dict, change) -> dict[str, int]:
+    """Jobs a dry run plans after `change(config)`; the workdir's config is restored after."""
+    changed = copy.deepcopy(config)
+    change(changed)
+    write_config(workdir, changed)
+    try:
+        return planned_jobs(workdir)
+    finally:
+        write_config(workdir, config)
+
+
+def small_demo_config() -> dict:
+    """The demo config, cut down: 12 scans, two random DINOv3 encoders with one SAE each."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["phantom"].update(n_ct=8, n_mri=4)
+    random_dino = config["embedding"]["encoders"]["dinov3_random"]
+    config["embedding"]["encoders"] = {
+        "dino_a": copy.deepcopy(random_dino),
+        "dino_b": copy.deepcopy(random_dino) | {"seed": 7},
+    }
+    config["sae"]["configs"] = {"dino_a": ["D32-128_K4-8"], "dino_b": ["D32-128_K4-8"]}
+    config["sae"]["training"]["epochs"] = 5
+    return config
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory) -> tuple[Path, dict]:
+    """A completed run of `small_demo_config`, shared by the workflow tests; tests that change
+    its outputs work on a copy."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    config = small_demo_config()
+    write_config(workdir, config)
+    snakemake(workdir, "--cores", "2")
+    return workdir, config

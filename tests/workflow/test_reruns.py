@@ -1,48 +1,12 @@
 """Rerun guarantees on a completed (small) demo run: only invalidated jobs are planned again."""
 
-import copy
-
 import pytest
 
-from .conftest import planned_jobs, snakemake, write_config
+from sail_core.workflow_config import OPERATIONAL_SETTINGS
+
+from .conftest import planned_jobs, replan, snakemake
 
 UPSTREAM = ("phantom", "subjects", "slice_subject", "split", "slice_index")
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, demo_config_module):
-    workdir = tmp_path_factory.mktemp("demo_run")
-    write_config(workdir, demo_config_module)
-    snakemake(workdir, "--cores", "2")
-    return workdir, demo_config_module
-
-
-@pytest.fixture(scope="module")
-def demo_config_module():
-    import yaml
-
-    from .conftest import REPO
-
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["phantom"].update(n_ct=8, n_mri=4)
-    random_dino = config["embedding"]["encoders"]["dinov3_random"]
-    config["embedding"]["encoders"] = {
-        "dino_a": copy.deepcopy(random_dino),
-        "dino_b": copy.deepcopy(random_dino) | {"seed": 7},
-    }
-    config["sae"]["configs"] = {"dino_a": ["D32-128_K4-8"], "dino_b": ["D32-128_K4-8"]}
-    config["sae"]["training"]["epochs"] = 5
-    return config
-
-
-def _replan(workdir, config, change):
-    changed = copy.deepcopy(config)
-    change(changed)
-    write_config(workdir, changed)
-    try:
-        return planned_jobs(workdir)
-    finally:
-        write_config(workdir, config)
 
 
 @pytest.mark.slow
@@ -55,7 +19,7 @@ def test_second_invocation_plans_nothing(finished_run):
 @pytest.mark.slow
 def test_new_sae_width_plans_only_the_sae_and_its_dependents(finished_run):
     workdir, config = finished_run
-    jobs = _replan(workdir, config, lambda c: c["sae"]["configs"]["dino_a"].append("D32-256_K4-8"))
+    jobs = replan(workdir, config, lambda c: c["sae"]["configs"]["dino_a"].append("D32-256_K4-8"))
     assert jobs.get("train_sae") == 1 and jobs.get("encode_codes") == 1
     assert not any(rule in jobs for rule in UPSTREAM + ("embed",))
 
@@ -63,7 +27,7 @@ def test_new_sae_width_plans_only_the_sae_and_its_dependents(finished_run):
 @pytest.mark.slow
 def test_encoder_param_plans_only_that_encoders_chain(finished_run):
     workdir, config = finished_run
-    jobs = _replan(
+    jobs = replan(
         workdir,
         config,
         lambda c: c["embedding"]["encoders"]["dino_b"].update(seed=11),
@@ -77,7 +41,7 @@ def test_encoder_param_plans_only_that_encoders_chain(finished_run):
 @pytest.mark.slow
 def test_labeller_settings_plan_only_labelling_and_after(finished_run):
     workdir, config = finished_run
-    jobs = _replan(workdir, config, lambda c: c["labelling"]["offline"].update(consistency=0.9))
+    jobs = replan(workdir, config, lambda c: c["labelling"]["offline"].update(consistency=0.9))
     assert "label_features" in jobs
     assert not any(rule in jobs for rule in UPSTREAM + ("embed", "train_sae", "encode_codes"))
 
@@ -91,3 +55,87 @@ def test_lost_output_is_rebuilt_alone(finished_run):
     snakemake(workdir, "--cores", "2", "--rerun-incomplete")
     assert summary.exists()
     assert planned_jobs(workdir) == {}
+
+
+def _set(path: str, value):
+    """A change that sets the config key at dotted `path` to `value`."""
+
+    def change(config):
+        *parents, key = path.split(".")
+        for parent in parents:
+            config = config[parent]
+        config[key] = value
+
+    return change
+
+
+# one new value for every operational setting (sail_core.workflow_config.OPERATIONAL_SETTINGS)
+OPERATIONAL_CHANGES = {
+    "embedding.threads": 2,
+    "embedding.resources": {"mem_mb": 1000, "runtime": 5},
+    "embedding.encoders.dino_b.batch_size": 7,
+    "embedding.encoders.dino_b.num_workers": 1,
+    "embedding.encoders.dino_b.resources": {"mem_mb": 1000},
+    "sae.training.log_every": 7,
+    "sae.training.checkpoint_every": 3,
+    "sae.training.memory_budget_mb": 1,
+    "sae.training.device": "cpu",
+    "sae.codes.chunk_rows": 100,
+    "mining.chunk_rows": 100,
+    "labelling.evaluation.chunk_rows": 100,
+    "labelling.anthropic.max_retries": 1,
+    "labelling.anthropic.timeout_s": 5,
+    "labelling.anthropic.batch_min_requests": 1,
+    "labelling.anthropic.poll_interval_s": 1,
+    "labelling.anthropic.max_wait_s": 10,
+    "labelling.anthropic.base_url": "http://localhost:9",
+    "retrieval.chunk_rows": 100,
+}
+
+
+def test_every_operational_setting_has_a_rerun_check():
+    covered = set()
+    for path in OPERATIONAL_CHANGES:
+        block, _, key = path.rpartition(".")
+        covered.add((block.replace("encoders.dino_b", "encoders.*"), key))
+    table = {(block, key) for block, keys in OPERATIONAL_SETTINGS.items() for key in keys}
+    assert covered == table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", OPERATIONAL_CHANGES)
+def test_operational_setting_reruns_nothing(finished_run, path):
+    workdir, config = finished_run
+    assert replan(workdir, config, _set(path, OPERATIONAL_CHANGES[path])) == {}
+
+
+SAE_CHAIN = (
+    "train_sae encode_codes probe recovery monosemanticity fingerprint rank_configs summarize "
+    "mine_features label_features evaluate_labels language_retrieval report_figures"
+).split()
+# a result-affecting setting -> its new value and the jobs that must rerun (both encoders)
+RESULT_CHANGES = {
+    "sae.training.lr": (1e-3, {rule: 2 for rule in SAE_CHAIN} | {"report": 1}),
+    "mining.n_top": (
+        5,
+        {"mine_features": 2, "label_features": 2, "evaluate_labels": 2}
+        | {"language_retrieval": 2, "report": 1},
+    ),
+    "evaluation.fingerprint.n_retrieved": (3, {"fingerprint": 2, "summarize": 2, "report": 1}),
+    "labelling.evaluation.n_distractors": (
+        3,
+        {"evaluate_labels": 2, "language_retrieval": 2, "report": 1},
+    ),
+    "retrieval.k": (5, {"language_retrieval": 2, "report": 1}),
+    "report.title": ("Atlas", {"report": 1}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", RESULT_CHANGES)
+def test_result_setting_reruns_exactly_its_jobs(finished_run, path):
+    workdir, config = finished_run
+    value, expected = RESULT_CHANGES[path]
+    jobs = replan(workdir, config, _set(path, value))
+    jobs.pop("all", None)
+    assert jobs == expected
