@@ -7,7 +7,7 @@ if config["dataset"]["source"] == "phantom":
         log:
             "logs/phantom.log",
         benchmark:
-            "results/benchmarks/phantom.tsv"
+            "results/timings/phantom.tsv"
         conda:
             "../envs/sail.yaml"
         params:
@@ -48,7 +48,7 @@ rule slice_subject:
     log:
         "logs/slice_subject/{modality}/{image_id}.log",
     benchmark:
-        "results/benchmarks/slice_subject/{modality}/{image_id}.tsv"
+        "results/timings/slice_subject/{modality}/{image_id}.tsv"
     group:
         "slicing"
     conda:
@@ -94,7 +94,7 @@ rule slice_index:
     log:
         "logs/slice_index.log",
     benchmark:
-        "results/benchmarks/slice_index.tsv"
+        "results/timings/slice_index.tsv"
     conda:
         "../envs/sail.yaml"
     script:

@@ -13,7 +13,7 @@ rule embed:
     log:
         "logs/embed/{encoder}/shard-{shard}.log",
     benchmark:
-        "results/benchmarks/embed/{encoder}/shard-{shard}.tsv"
+        "results/timings/embed/{encoder}/shard-{shard}.tsv"
     wildcard_constraints:
         encoder=plan.names_regex(
             plan.encoder_names(EMBEDDING["encoders"], biomedparse=False)
@@ -48,7 +48,7 @@ rule embed_biomedparse:
     log:
         "logs/embed_biomedparse/{encoder}/shard-{shard}.log",
     benchmark:
-        "results/benchmarks/embed_biomedparse/{encoder}/shard-{shard}.tsv"
+        "results/timings/embed_biomedparse/{encoder}/shard-{shard}.tsv"
     wildcard_constraints:
         encoder=plan.names_regex(
             plan.encoder_names(EMBEDDING["encoders"], biomedparse=True)

@@ -10,7 +10,7 @@ rule probe:
     log:
         "logs/probe/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/probe/{encoder}/{sae}.tsv"
+        "results/timings/probe/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -43,7 +43,7 @@ rule recovery:
     log:
         "logs/recovery/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/recovery/{encoder}/{sae}.tsv"
+        "results/timings/recovery/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -75,7 +75,7 @@ rule monosemanticity:
     log:
         "logs/monosemanticity/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/monosemanticity/{encoder}/{sae}.tsv"
+        "results/timings/monosemanticity/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -101,7 +101,7 @@ rule fingerprint:
     log:
         "logs/fingerprint/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/fingerprint/{encoder}/{sae}.tsv"
+        "results/timings/fingerprint/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1

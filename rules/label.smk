@@ -21,7 +21,7 @@ rule label_features:
     log:
         "logs/label_features/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/benchmarks/label_features/{encoder}/{sae}/{labeller}.tsv"
+        "results/timings/label_features/{encoder}/{sae}/{labeller}.tsv"
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:
@@ -58,7 +58,7 @@ rule evaluate_labels:
     log:
         "logs/evaluate_labels/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/benchmarks/evaluate_labels/{encoder}/{sae}/{labeller}.tsv"
+        "results/timings/evaluate_labels/{encoder}/{sae}/{labeller}.tsv"
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:

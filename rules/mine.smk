@@ -11,7 +11,7 @@ rule mine_features:
     log:
         "logs/mine_features/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/mine_features/{encoder}/{sae}.tsv"
+        "results/timings/mine_features/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1

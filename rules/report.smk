@@ -86,7 +86,7 @@ rule report:
     log:
         "logs/report.log",
     benchmark:
-        "results/benchmarks/report.tsv"
+        "results/timings/report.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1

@@ -21,7 +21,7 @@ rule language_retrieval:
     log:
         "logs/language_retrieval/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/benchmarks/language_retrieval/{encoder}/{sae}/{labeller}.tsv"
+        "results/timings/language_retrieval/{encoder}/{sae}/{labeller}.tsv"
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:

@@ -14,7 +14,7 @@ rule train_sae:
     log:
         "logs/train_sae/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/train_sae/{encoder}/{sae}.tsv"
+        "results/timings/train_sae/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -58,7 +58,7 @@ rule encode_codes:
     log:
         "logs/encode_codes/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/encode_codes/{encoder}/{sae}.tsv"
+        "results/timings/encode_codes/{encoder}/{sae}.tsv"
     conda:
         "../envs/sail.yaml"
     threads: 1
