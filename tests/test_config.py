@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sail_core.embed.registry import resolve_spec
+from sail_core.sae.config import parse_sae_name
 from sail_core.workflow_config import ConfigError, load_table, validate_config
 
 ROOT = Path(__file__).parents[1]
@@ -83,3 +85,43 @@ def test_tables_validate_and_a_bad_entry_names_the_file(tmp_path):
     bad.write_text("sex: {kind: multiclass, classes: [f, m]}\n")
     with pytest.raises(ConfigError, match=rf"{bad}: sex: 'column' is a required property"):
         load_table(bad, targets_schema)
+
+
+def _study_grid() -> set[str]:
+    """The study's ParameterGrid: nested sizes x k lists, skipping any k above its width."""
+    sizes = [
+        [16, 64, 256, 1024],
+        [32, 128, 512, 2048],
+        [64, 256, 1024, 4096],
+        [128, 512, 2048, 8192],
+    ]
+    k_lists = [[5] * 4, [10] * 4, [20] * 4, [30] * 4]
+    k_lists += [[5 * 2**i for i in range(4)], [10 * 2**i for i in range(4)]]
+    k_lists += [[20 * 2**i for i in range(4)], [30 * 2**i for i in range(4)]]
+    return {
+        f"D{'-'.join(map(str, d))}_K{'-'.join(map(str, k))}"
+        for d in sizes
+        for k in k_lists
+        if all(k_i <= d_i for k_i, d_i in zip(k, d, strict=True))
+    }
+
+
+def test_study_preset_is_valid_with_the_study_grid_for_every_encoder():
+    preset = yaml.safe_load((ROOT / "config" / "totalsegmentator.yaml").read_text())
+    config = validate_config(preset, SCHEMA, "config/totalsegmentator.yaml")
+    encoders = config["embedding"]["encoders"]
+    assert set(encoders) == {"dinov3", "dinov3_random", "biomedparse", "biomedparse_random"}
+    for name, spec in encoders.items():
+        resolve_spec(name, {k: v for k, v in spec.items() if k != "resources"})
+    assert encoders["biomedparse_random"]["random_init"] is True
+    assert encoders["dinov3_random"]["kind"] == "random_init"
+    grid = _study_grid()
+    assert len(grid) == 28
+    for encoder in encoders:
+        names = config["sae"]["configs"][encoder]
+        assert len(names) == 28 and set(names) == grid
+        for name in names:
+            assert parse_sae_name(name).variant == "nested_k"
+    assert config["slicing"]["size"] == 1024
+    assert config["dataset"]["source"] == "totalsegmentator"
+    assert config["split"]["test_institutes"] == ["A", "D", "E"]

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sail_core.workflow_config import validate_config
+
 REPO = Path(__file__).parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -56,9 +58,15 @@ def write_config(workdir: Path, config: dict) -> None:
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
+def full_demo_config() -> dict:
+    """The repository's config.yaml with every default filled in."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return validate_config(config, REPO / "schemas" / "config.schema.yaml")
+
+
 @pytest.fixture
 def demo_config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    return full_demo_config()
 
 
 def replan(workdir: Path, config: dict, change) -> dict[str, int]:
@@ -74,7 +82,7 @@ def replan(workdir: Path, config: dict, change) -> dict[str, int]:
 
 def small_demo_config() -> dict:
     """The demo config, cut down: 12 scans, two random DINOv3 encoders with one SAE each."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = full_demo_config()
     config["phantom"].update(n_ct=8, n_mri=4)
     random_dino = config["embedding"]["encoders"]["dinov3_random"]
     config["embedding"]["encoders"] = {
