@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import polars as pl
 
@@ -13,40 +12,14 @@ from sail_core.evaluate.recovery import DEFINITIONS
 RECONSTRUCTION_KEYS = ("fvu", "r2_global_mean")
 
 
-def _flatten(tree, prefix: str = "") -> dict[str, object]:
-    if isinstance(tree, dict):
-        flat = {}
-        for key, value in tree.items():
-            flat |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-        return flat
-    return {prefix: tree}
-
-
-def _preference(path: str, split: str) -> tuple[int, int, str]:
-    tokens = re.split(r"[./_\-]", path.lower())
-    levels = [int(t.lstrip("l")) for t in tokens if re.fullmatch(r"l?\d+", t)]
-    return (split in tokens, max(levels, default=-1), path)
-
-
-def reconstruction_headline(sae_metrics: dict, split: str = "val") -> dict[str, object]:
-    """FVU and r2_global_mean from an SAE metrics.json of unknown nesting.
-
-    Among the numeric entries whose flattened key contains the metric name, the one whose key
-    names `split` is preferred, then the one of the highest level number (the full dictionary),
-    then the alphabetically last key. The key used is returned beside each value.
-    """
-    flat = {
-        path: value
-        for path, value in _flatten(sae_metrics).items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
-    headline = {}
-    for name in RECONSTRUCTION_KEYS:
-        candidates = [p for p in flat if re.search(rf"(^|[./_\-]){name}($|[./_\-])", p)]
-        best = max(candidates, key=lambda p: _preference(p, split), default=None)
-        headline[name] = float(flat[best]) if best else math.nan
-        headline[f"{name}_source"] = best
-    return headline
+def reconstruction_headline(sae_metrics: dict, split: str = "val") -> dict[str, float]:
+    """FVU and r2_global_mean of the full dictionary on `split`, read from the SAE's
+    metrics.json (`{split: {"overall": {...}}}`, see sail_core.sae.evaluate); NaN when the split
+    had no rows (then metrics.json has no entry for it)."""
+    if split not in sae_metrics:
+        return {name: math.nan for name in RECONSTRUCTION_KEYS}
+    overall = sae_metrics[split]["overall"]
+    return {name: float(overall[name]) for name in RECONSTRUCTION_KEYS}
 
 
 def _row(table: pl.DataFrame, **equal) -> dict | None:

@@ -6,30 +6,20 @@ import pytest
 from sail_core.evaluate.summary import build_summary, headline_line, reconstruction_headline
 
 
-@pytest.mark.parametrize(
-    "metrics, fvu, source",
-    [
-        (
-            {"val": {"level_0": {"fvu": 0.3}, "level_3": {"fvu": 0.1}}, "train": {"fvu": 0.0}},
-            0.1,
-            "val.level_3.fvu",
-        ),
-        (
-            {"val/fvu_level_1": 0.4, "val/fvu_level_2": 0.2, "train/fvu_level_3": 0.0},
-            0.2,
-            "val/fvu_level_2",
-        ),
-        ({"fvu": 0.25, "explained_variance": 0.75}, 0.25, "fvu"),
-    ],
-)
-def test_reconstruction_headline_reads_various_layouts(metrics, fvu, source):
-    headline = reconstruction_headline(metrics)
-    assert (headline["fvu"], headline["fvu_source"]) == (fvu, source)
+def test_reconstruction_headline_reads_the_overall_entry_of_the_split():
+    metrics = {
+        "val": {"overall": {"fvu": 0.1, "r2_global_mean": 0.95}, "levels": [{"fvu": 0.3}]},
+        "train": {"overall": {"fvu": 0.05, "r2_global_mean": 0.97}},
+    }
+    assert reconstruction_headline(metrics, "val") == {"fvu": 0.1, "r2_global_mean": 0.95}
+    assert reconstruction_headline(metrics, "train")["fvu"] == 0.05
 
 
-def test_missing_reconstruction_metrics_are_nan():
-    headline = reconstruction_headline({"val": {"l0": 12, "flag": True}})
-    assert math.isnan(headline["r2_global_mean"]) and headline["r2_global_mean_source"] is None
+def test_a_split_without_rows_gives_nan_and_a_malformed_file_fails():
+    headline = reconstruction_headline({"train": {"overall": {"fvu": 0.1}}}, "val")
+    assert math.isnan(headline["fvu"]) and math.isnan(headline["r2_global_mean"])
+    with pytest.raises(KeyError):
+        reconstruction_headline({"val": {"fvu": 0.1}}, "val")
 
 
 def test_summary_collects_the_headline_numbers():
@@ -79,7 +69,7 @@ def test_summary_collects_the_headline_numbers():
     summary = build_summary(
         "enc",
         "b",
-        {"val": {"fvu": 0.1, "r2_global_mean": 0.9}},
+        {"val": {"overall": {"fvu": 0.1, "r2_global_mean": 0.9}}},
         recovery,
         scores,
         fingerprint,
