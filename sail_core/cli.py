@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
 from sail_core.io import atomic_output
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     query.add_argument("--labeller", default="offline", choices=("offline", "anthropic"))
     query.add_argument("--top", type=int, default=10, help="slices to return (one per scan)")
     query.add_argument("--scoring", default="weighted", choices=SCORINGS)
-    query.add_argument("--split", default="test", choices=("train", "val", "test"))
+    query.add_argument("--split", default="test", choices=SPLITS)
     query.add_argument("--max-features", type=int, default=3)
     query.add_argument("--min-similarity", type=float, default=0.2)
     query.add_argument("--margin", type=float, default=0.1)

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.embed.store import open_embeddings
 from sail_core.logs import configure
@@ -18,7 +19,7 @@ encoder, sae = snakemake.wildcards.encoder, snakemake.wildcards.sae
 index, digest = read_index(snakemake.input.index)
 view = open_embeddings(list(snakemake.input.shards), index_hash=digest)
 split = index["split"].to_numpy()
-split_rows = {name: np.flatnonzero(split == name) for name in ("train", "val", "test")}
+split_rows = {name: np.flatnonzero(split == name) for name in SPLITS}
 log.info("%s %s: %s rows per split", encoder, sae, {k: v.size for k, v in split_rows.items()})
 
 train_sae(

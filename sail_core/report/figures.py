@@ -10,7 +10,7 @@ import polars as pl
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from sail_core.columns import ORIENTATIONS
+from sail_core.columns import ORIENTATIONS, SPLITS
 from sail_core.io import atomic_output, read_json
 
 METHOD_NAMES = {
@@ -175,7 +175,7 @@ def example_slices(rows: pl.DataFrame, images: np.ndarray) -> Figure:
 
 def level_widths(metrics: dict) -> list[int]:
     """The nested level widths recorded in an SAE's metrics.json (empty if it has none)."""
-    for split in ("train", "val", "test"):
+    for split in SPLITS:
         levels = (metrics.get(split) or {}).get("levels") if isinstance(metrics, dict) else None
         if levels:
             return [level.get("width") for level in levels]
