@@ -120,7 +120,6 @@ def _region(structure: str) -> str:
 REGION_OF: dict[str, str] = {
     s: _region(s) for s in sorted(set(CT_STRUCTURES) | set(MRI_STRUCTURES))
 }
-REGIONS: tuple[str, ...] = tuple(sorted(set(REGION_OF.values())))
 
 SPINE_LEVEL_OF: dict[str, str] = {
     v: {"C": "cervical_spine", "T": "thoracic_spine", "L": "lumbar_spine", "S": "sacrum"}[v[10]]

@@ -18,7 +18,6 @@ import re
 from dataclasses import asdict, dataclass, fields
 
 NAME_PATTERN = re.compile(r"D(\d+(?:-\d+)*)_K(\d+(?:-\d+)*)")
-VARIANTS = ("nested_k", "global")
 
 
 @dataclass(frozen=True)
