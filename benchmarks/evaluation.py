@@ -28,9 +28,9 @@ from sail_core.columns import index_hash
 from sail_core.evaluate.linear import FitSettings
 from sail_core.evaluate.probes import ProbeSettings, read_probe_results, run_probes
 from sail_core.evaluate.recovery import METHODS, RecoverySettings, run_recovery
-from sail_core.mine.codes import CodeStore, write_code_store
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.mine.synthetic import planted_codes, synthetic_index
+from sail_core.sae.codes import CodeStore, write_code_store
 
 PLANTED = {"liver": 11, "brain": 22, "heart": 33, "kidney_left": 44}
 GROUPS = {

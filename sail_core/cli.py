@@ -18,12 +18,12 @@ from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
 from sail_core.io import atomic_output
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.panels import montage
 from sail_core.retrieval.match import EmbeddingMatcher, load_text_encoder
 from sail_core.retrieval.queries import query_from_text
 from sail_core.retrieval.rank import SCORINGS
 from sail_core.retrieval.run import RetrievalSettings, candidates_from, run_queries
+from sail_core.sae.codes import CodeStore
 
 PANEL_COLUMNS = 5
 TILE_PX = 128

@@ -7,7 +7,7 @@ from sail_core.embed.store import load_embeddings
 from sail_core.evaluate.fingerprint import FingerprintSettings, run_fingerprint
 from sail_core.io import write_parquet
 from sail_core.logs import configure
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 configure(snakemake.log[0])
 log = logging.getLogger("fingerprint")

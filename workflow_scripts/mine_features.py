@@ -9,9 +9,9 @@ from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
 from sail_core.io import atomic_output, write_parquet
 from sail_core.logs import configure
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.mine.panels import write_panels
+from sail_core.sae.codes import CodeStore
 
 configure(snakemake.log[0])
 log = logging.getLogger("mine_features")

@@ -6,7 +6,7 @@ from sail_core.data.index import read_index
 from sail_core.evaluate.monosemanticity import MonosemanticitySettings, run_monosemanticity
 from sail_core.io import write_parquet
 from sail_core.logs import configure
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 configure(snakemake.log[0])
 log = logging.getLogger("monosemanticity")

@@ -9,7 +9,7 @@ from sail_core.evaluate.linear import FitSettings
 from sail_core.evaluate.recovery import RecoverySettings, run_recovery
 from sail_core.io import write_parquet
 from sail_core.logs import configure
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 from sail_core.workflow_config import load_table
 
 configure(snakemake.log[0])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 
 class Features:

@@ -25,8 +25,8 @@ import scipy.sparse as sp
 
 from sail_core import metrics
 from sail_core.columns import structure_columns
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.rows import scan_codes
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import polars as pl
 from sail_core import metrics
 from sail_core.columns import structure_columns
 from sail_core.evaluate.detection import structure_detection
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.mining import stream_features
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

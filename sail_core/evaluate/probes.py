@@ -29,7 +29,7 @@ from sail_core.evaluate.targets import (
     check_well_posed,
 )
 from sail_core.io import write_parquet
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from sail_core.evaluate.probes import (
     read_train_rows,
 )
 from sail_core.evaluate.targets import Target, build_targets
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.diverse import diverse_samples
 from sail_core.mine.enrichment import enrichment
 from sail_core.mine.rows import scan_codes, split_codes
 from sail_core.mine.stats import FeatureStats
 from sail_core.mine.top_slices import TopPerScan
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from sail_core.label.activations import feature_activations
 from sail_core.label.labels import OK
 from sail_core.label.run import make_runner, request_settings, usage_tally
 from sail_core.metrics import precision_at_k
-from sail_core.mine.codes import CodeStore
 from sail_core.retrieval.match import (
     AnthropicMatcher,
     Candidate,
@@ -24,6 +23,7 @@ from sail_core.retrieval.match import (
 )
 from sail_core.retrieval.queries import Query, relevance
 from sail_core.retrieval.rank import score_slices, top_slices_per_scan
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

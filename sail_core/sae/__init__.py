@@ -1,6 +1,6 @@
 """Matryoshka BatchTopK sparse autoencoders: model, training, calibration, codes, import."""
 
-from sail_core.sae.codes import encode_codes, iter_code_chunks, open_codes
+from sail_core.sae.codes import CodeStore, encode_codes, write_code_store
 from sail_core.sae.config import SaeSpec, TrainConfig, format_sae_name, parse_sae_name
 from sail_core.sae.convert import convert_study_checkpoint
 from sail_core.sae.export import load_sae, save_sae
@@ -8,16 +8,16 @@ from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.run import train_sae
 
 __all__ = [
+    "CodeStore",
     "MatryoshkaSAE",
     "SaeSpec",
     "TrainConfig",
     "convert_study_checkpoint",
     "encode_codes",
     "format_sae_name",
-    "iter_code_chunks",
     "load_sae",
-    "open_codes",
     "parse_sae_name",
     "save_sae",
     "train_sae",
+    "write_code_store",
 ]

@@ -4,8 +4,8 @@ import pytest
 from sail_core.columns import index_hash
 from sail_core.evaluate.linear import FitSettings
 from sail_core.evaluate.probes import ProbeSettings
-from sail_core.mine.codes import CodeStore, write_code_store
 from sail_core.mine.synthetic import planted_codes, synthetic_index
+from sail_core.sae.codes import CodeStore, write_code_store
 
 PLANTED = {"liver": 3, "brain": 7, "heart": 11}
 GROUPS = {

@@ -13,7 +13,7 @@ from sail_core.evaluate.fingerprint import (
     subvector_similarity,
     summarise,
 )
-from sail_core.mine.codes import CodeStore, write_code_store
+from sail_core.sae.codes import CodeStore, write_code_store
 
 
 def test_similarity_over_fingerprint_indices():

@@ -13,7 +13,7 @@ from sail_core.evaluate.monosemanticity import (
     run_monosemanticity,
     score_features,
 )
-from sail_core.mine.codes import CodeStore, write_code_store
+from sail_core.sae.codes import CodeStore, write_code_store
 
 PRESENCE = np.array(
     [

@@ -14,7 +14,7 @@ from sail_core.data.phantom import generate_phantom
 from sail_core.data.slicing import SlicingParams, slice_scan
 from sail_core.evaluate.detection import structure_detection
 from sail_core.sae import TrainConfig, encode_codes, load_sae, train_sae
-from sail_core.sae.codes import open_codes
+from sail_core.sae.codes import CodeStore
 
 ORGANS = [
     "liver", "spleen", "kidney_left", "kidney_right", "gallbladder", "stomach", "pancreas",
@@ -86,7 +86,7 @@ def test_every_common_phantom_organ_has_a_detecting_feature(phantom_slices, tmp_
         attrs={},
         source="phantom organs",
     )
-    codes = open_codes(tmp_path / "codes.zarr")[held_out]
+    codes = CodeStore(tmp_path / "codes.zarr").read_all()[held_out]
 
     table = structure_detection(
         codes, presence[held_out], [STRUCTURE_PREFIX + o for o in organs], DETECTION_AUROC

@@ -26,8 +26,8 @@ import zarr
 from sail_core.data.anatomy import REGION_OF
 from sail_core.data.index import write_index
 from sail_core.io import write_parquet
-from sail_core.mine.codes import CodeStore, write_code_store
 from sail_core.mine.mining import MiningSettings, mine_features
+from sail_core.sae.codes import CodeStore, write_code_store
 
 FAKE_KEY = "sk-ant-fake-0123456789-never-written"
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sail_core.mine.codes import CodeStore, CodeStoreError, write_code_store
+from sail_core.sae.codes import CodeStore, CodeStoreError, write_code_store
 
 
 @pytest.fixture
@@ -42,3 +42,16 @@ def test_index_hash_mismatch_names_the_store(tmp_path, store):
 def test_missing_store_is_a_clear_error(tmp_path):
     with pytest.raises(CodeStoreError, match="not a CSR code store"):
         CodeStore(tmp_path / "absent.zarr")
+
+
+def test_a_folder_that_is_not_a_code_store_is_refused(tmp_path, codes):
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "partial.zarr"), mode="w")
+    group.create_array("indptr", shape=(3,), dtype="int64")
+    with pytest.raises(CodeStoreError, match=r"missing \['indices', 'values', 'n_rows'"):
+        CodeStore(tmp_path / "partial.zarr")
+    write_code_store(tmp_path / "c.zarr", codes, {"index_hash": "abc"})
+    zarr.open_group(str(tmp_path / "c.zarr"), mode="a").attrs["n_rows"] = 5
+    with pytest.raises(CodeStoreError, match="n_rows \\+ 1"):
+        CodeStore(tmp_path / "c.zarr")

@@ -3,10 +3,10 @@ import polars as pl
 from PIL import Image
 
 from sail_core.columns import index_hash
-from sail_core.mine.codes import CodeStore, write_code_store
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.mine.panels import panel_name, write_panels
 from sail_core.mine.synthetic import planted_codes, synthetic_index
+from sail_core.sae.codes import CodeStore, write_code_store
 
 LIVER = 5
 

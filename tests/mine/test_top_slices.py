@@ -3,10 +3,10 @@ import polars as pl
 import pytest
 import scipy.sparse as sp
 
-from sail_core.mine.codes import CodeStore, write_code_store
 from sail_core.mine.mining import stream_features
 from sail_core.mine.rows import scan_codes
 from sail_core.mine.synthetic import planted_codes, synthetic_index
+from sail_core.sae.codes import CodeStore, write_code_store
 
 
 def _index(keys, splits=None):

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from sail_core.sae.codes import encode_codes, iter_code_chunks, open_codes
+from sail_core.sae.codes import CodeStore, CodeStoreError, encode_codes
 from sail_core.sae.config import parse_sae_name
 from sail_core.sae.model import MatryoshkaSAE
 
@@ -24,11 +24,12 @@ def test_codes_round_trip_through_zarr(model, tmp_path):
     encode_codes(
         model, view, path, chunk_rows=40, attrs={"index_hash": "h1", "sae": "s"}, source="e"
     )
-    codes = open_codes(path, index_hash="h1")
+    store = CodeStore(path, index_hash="h1")
+    codes = store.read_all()
     expected = model.encode(torch.from_numpy(x)).numpy()
     assert codes.shape == (103, 64)
     np.testing.assert_array_equal(codes.toarray(), expected)
-    chunks = list(iter_code_chunks(path, chunk_rows=30))
+    chunks = list(store.iter_chunks(chunk_rows=30))
     assert [start for start, _ in chunks] == [0, 30, 60, 90]
     np.testing.assert_array_equal(sp.vstack([c for _, c in chunks]).toarray(), expected)
 
@@ -37,8 +38,8 @@ def test_codes_reject_a_foreign_index_and_bad_rows(model, tmp_path):
     x = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
     path = tmp_path / "codes.zarr"
     encode_codes(model, x, path, chunk_rows=4, attrs={"index_hash": "h1"}, source="e")
-    with pytest.raises(ValueError, match="made for index h1"):
-        open_codes(path, index_hash="other")
+    with pytest.raises(CodeStoreError, match="index hash h1 does not match"):
+        CodeStore(path, index_hash="other")
     x[6, 2] = np.nan
     with pytest.raises(ValueError, match=r"rows \[6\] contain NaN"):
         encode_codes(model, x, tmp_path / "bad.zarr", chunk_rows=4, attrs={}, source="e")

@@ -28,8 +28,8 @@ from sail_core.label.evaluate.heldout import hard_negative_target, sample_negati
 from sail_core.label.evaluate.judges import DetectTask, Judge, RankTask
 from sail_core.label.evidence import SliceImageReader, build_evidence, sample_meta
 from sail_core.label.labels import OK, PARSE_FAILED
-from sail_core.mine.codes import CodeStore
 from sail_core.mine.rows import scan_codes
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 
