@@ -3,7 +3,8 @@ import os
 import polars as pl
 
 from sail_core.columns import scan_id
-from sail_core.workflow_config import load_table, result_settings, validate_config
+from sail_core.operational_settings import result_settings
+from sail_core.workflow_config import load_table, validate_config
 from sail_core.data.dataset import discover_scan_keys
 from sail_core.embed.shards import assign_shards
 from sail_core.report.layout import sae_dir

@@ -1,10 +1,7 @@
 """The workflow config: validation against its JSON Schema (draft 2020-12) with defaults filled
-in, and which of its settings are operational.
+in, and the small tables it points at (test queries, probe targets).
 
 A wrong key or value is reported in one line naming the key path, before any DAG is built.
-Operational settings change how a job runs (speed, memory, logging, retries), never what it
-writes: rules leave them out of their params, so changing one reruns nothing, and adapters read
-them from the config with `operational_settings`.
 """
 
 from __future__ import annotations
@@ -17,46 +14,6 @@ from jsonschema import Draft202012Validator, validators
 
 class ConfigError(ValueError):
     pass
-
-
-# config block -> its operational keys; "*" stands for every entry of a mapping
-OPERATIONAL_SETTINGS = {
-    "embedding": ("threads", "resources"),
-    "embedding.encoders.*": ("batch_size", "num_workers", "resources"),
-    "sae.training": ("log_every", "checkpoint_every", "memory_budget_mb", "device"),
-    "sae.codes": ("chunk_rows",),
-    "mining": ("chunk_rows",),
-    "labelling.evaluation": ("chunk_rows",),
-    "labelling.anthropic": (
-        "max_retries",
-        "timeout_s",
-        "batch_min_requests",
-        "poll_interval_s",
-        "max_wait_s",
-        "base_url",
-    ),
-    "retrieval": ("chunk_rows",),
-}
-
-
-def _operational_keys(block_path: str) -> tuple[str, ...]:
-    if block_path in OPERATIONAL_SETTINGS:
-        return OPERATIONAL_SETTINGS[block_path]
-    parent = block_path.rpartition(".")[0]
-    return OPERATIONAL_SETTINGS.get(f"{parent}.*", ())
-
-
-def result_settings(block: dict, block_path: str) -> dict:
-    """`block` (the config at `block_path`) without its operational keys: what a rule may pass
-    as params."""
-    operational = _operational_keys(block_path)
-    return {key: value for key, value in block.items() if key not in operational}
-
-
-def operational_settings(block: dict, block_path: str) -> dict:
-    """The operational keys of `block` (the config at `block_path`), for an adapter to merge
-    back into its params."""
-    return {key: block[key] for key in _operational_keys(block_path) if key in block}
 
 
 def _with_defaults(validator_class):

@@ -4,7 +4,7 @@ import torch
 
 from sail_core.embed.run import embed_job
 from sail_core.logs import configure
-from sail_core.workflow_config import operational_settings
+from sail_core.operational_settings import operational_settings
 
 
 def main():

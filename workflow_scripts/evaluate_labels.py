@@ -8,8 +8,8 @@ from sail_core.io import write_json, write_parquet
 from sail_core.label.evaluate.run import EvaluationSettings, evaluate_labels
 from sail_core.label.run import footer_metadata, make_judge
 from sail_core.logs import configure
+from sail_core.operational_settings import operational_settings
 from sail_core.sae.codes import CodeStore
-from sail_core.workflow_config import operational_settings
 
 configure(snakemake.log[0])
 log = logging.getLogger("evaluate_labels")

@@ -13,7 +13,7 @@ from sail_core.label.run import (
     make_labeller,
 )
 from sail_core.logs import configure
-from sail_core.workflow_config import operational_settings
+from sail_core.operational_settings import operational_settings
 
 configure(snakemake.log[0])
 log = logging.getLogger("label_features")

@@ -7,6 +7,7 @@ from sail_core.data.index import read_index
 from sail_core.io import write_json, write_parquet
 from sail_core.label.run import footer_metadata
 from sail_core.logs import configure
+from sail_core.operational_settings import operational_settings
 from sail_core.retrieval.queries import query_from_config
 from sail_core.retrieval.run import (
     RetrievalSettings,
@@ -15,7 +16,7 @@ from sail_core.retrieval.run import (
     run_queries,
 )
 from sail_core.sae.codes import CodeStore
-from sail_core.workflow_config import load_table, operational_settings
+from sail_core.workflow_config import load_table
 
 configure(snakemake.log[0])
 log = logging.getLogger("language_retrieval")

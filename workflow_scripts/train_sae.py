@@ -8,8 +8,8 @@ from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.embed.store import open_embeddings
 from sail_core.logs import configure
+from sail_core.operational_settings import operational_settings
 from sail_core.sae import TrainConfig, train_sae
-from sail_core.workflow_config import operational_settings
 
 configure(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sail_core.workflow_config import result_settings
+from sail_core.operational_settings import result_settings
 
 BIOMEDPARSE_KIND = "biomedparse"
 DOWNLOADED_MODELS_DIR = "resources/models"

@@ -21,6 +21,7 @@ import torch
 
 from sail_core.columns import SPLITS
 from sail_core.io import write_json, write_parquet
+from sail_core.operational_settings import OPERATIONAL_SETTINGS
 from sail_core.sae.calibrate import calibrate_threshold
 from sail_core.sae.config import TrainConfig, parse_sae_name
 from sail_core.sae.data import check_rows, iter_row_chunks, train_source
@@ -33,7 +34,6 @@ from sail_core.sae.initialise import (
 )
 from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.trainer import Trainer
-from sail_core.workflow_config import OPERATIONAL_SETTINGS
 
 logger = logging.getLogger(__name__)
 

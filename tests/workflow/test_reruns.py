@@ -2,7 +2,7 @@
 
 import pytest
 
-from sail_core.workflow_config import OPERATIONAL_SETTINGS
+from sail_core.operational_settings import OPERATIONAL_SETTINGS
 
 from .conftest import planned_jobs, replan, snakemake
 
@@ -69,7 +69,7 @@ def _set(path: str, value):
     return change
 
 
-# one new value for every operational setting (sail_core.workflow_config.OPERATIONAL_SETTINGS)
+# one new value for every operational setting (sail_core.operational_settings)
 OPERATIONAL_CHANGES = {
     "embedding.threads": 2,
     "embedding.resources": {"mem_mb": 1000, "runtime": 5},
