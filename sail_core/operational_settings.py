@@ -46,3 +46,15 @@ def operational_settings(block: dict, block_path: str) -> dict:
     """The operational keys of `block` (the config at `block_path`), for an adapter to merge
     back into its params."""
     return {key: block[key] for key in _operational_keys(block_path) if key in block}
+
+
+def with_operational(params: dict | None, config: dict, block_path: str) -> dict | None:
+    """A rule's result settings of the config block at `block_path` (None where the job does not
+    use the block) with that block's operational settings from the workflow `config` merged
+    back: what the adapter hands to the library."""
+    if params is None:
+        return None
+    block = config
+    for key in block_path.split("."):
+        block = block[key]
+    return dict(params) | operational_settings(block, block_path)

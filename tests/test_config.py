@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from sail_core.embed.registry import resolve_spec
+from sail_core.operational_settings import result_settings, with_operational
 from sail_core.sae.config import parse_sae_name
 from sail_core.workflow_config import ConfigError, load_table, validate_config
 
@@ -125,3 +126,15 @@ def test_study_preset_is_valid_with_the_study_grid_for_every_encoder():
     assert config["slicing"]["size"] == 1024
     assert config["dataset"]["source"] == "totalsegmentator"
     assert config["split"]["test_institutes"] == ["A", "D", "E"]
+
+
+def test_operational_settings_split_off_and_merge_back():
+    anthropic = {"model": "m", "max_tokens": 10, "timeout_s": 5, "poll_interval_s": 1}
+    params = result_settings(anthropic, "labelling.anthropic")
+    assert params == {"model": "m", "max_tokens": 10}
+    config = {"labelling": {"anthropic": anthropic}}
+    assert with_operational(params, config, "labelling.anthropic") == anthropic
+    assert with_operational(None, config, "labelling.anthropic") is None
+    encoder = {"kind": "hf", "batch_size": 8, "num_workers": 2, "image_size": 224}
+    assert result_settings(encoder, "embedding.encoders.any") == {"kind": "hf", "image_size": 224}
+    assert result_settings({"n_top": 3}, "mining") == {"n_top": 3}

@@ -8,20 +8,15 @@ from sail_core.io import write_json, write_parquet
 from sail_core.label.evaluate.run import EvaluationSettings, evaluate_labels
 from sail_core.label.run import footer_metadata, make_judge
 from sail_core.logs import configure
-from sail_core.operational_settings import operational_settings
+from sail_core.operational_settings import with_operational
 from sail_core.sae.codes import CodeStore
 
 configure(snakemake.log[0])
 log = logging.getLogger("evaluate_labels")
 
 params = snakemake.params
-labelling = snakemake.config["labelling"]
-evaluation = dict(params.evaluation) | operational_settings(
-    labelling["evaluation"], "labelling.evaluation"
-)
-anthropic = params.anthropic and params.anthropic | operational_settings(
-    labelling["anthropic"], "labelling.anthropic"
-)
+evaluation = with_operational(params.evaluation, snakemake.config, "labelling.evaluation")
+anthropic = with_operational(params.anthropic, snakemake.config, "labelling.anthropic")
 judge_sees_metadata = evaluation.pop("judge_sees_metadata")
 index, index_hash = read_index(snakemake.input.index)
 settings = EvaluationSettings(seed=params.seed, image_size=params.image_size, **evaluation)

@@ -13,17 +13,14 @@ from sail_core.label.run import (
     make_labeller,
 )
 from sail_core.logs import configure
-from sail_core.operational_settings import operational_settings
+from sail_core.operational_settings import with_operational
 
 configure(snakemake.log[0])
 log = logging.getLogger("label_features")
 
 params = snakemake.params
 labeller_name = snakemake.wildcards.labeller
-labelling = snakemake.config["labelling"]
-anthropic = params.anthropic and params.anthropic | operational_settings(
-    labelling["anthropic"], "labelling.anthropic"
-)
+anthropic = with_operational(params.anthropic, snakemake.config, "labelling.anthropic")
 index, index_hash = read_index(snakemake.input.index)
 monosemanticity = (
     pl.read_parquet(snakemake.input.monosemanticity) if snakemake.input.monosemanticity else None

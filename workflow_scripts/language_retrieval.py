@@ -7,7 +7,7 @@ from sail_core.data.index import read_index
 from sail_core.io import write_json, write_parquet
 from sail_core.label.run import footer_metadata
 from sail_core.logs import configure
-from sail_core.operational_settings import operational_settings
+from sail_core.operational_settings import with_operational
 from sail_core.retrieval.queries import query_from_config
 from sail_core.retrieval.run import (
     RetrievalSettings,
@@ -22,11 +22,8 @@ configure(snakemake.log[0])
 log = logging.getLogger("language_retrieval")
 
 params = snakemake.params
-config = snakemake.config
-retrieval = params.retrieval | operational_settings(config["retrieval"], "retrieval")
-anthropic = params.anthropic and params.anthropic | operational_settings(
-    config["labelling"]["anthropic"], "labelling.anthropic"
-)
+retrieval = with_operational(params.retrieval, snakemake.config, "retrieval")
+anthropic = with_operational(params.anthropic, snakemake.config, "labelling.anthropic")
 index, index_hash = read_index(snakemake.input.index)
 labels = pl.read_parquet(snakemake.input.labels)
 evaluation = pl.read_parquet(snakemake.input.evaluation) if snakemake.input.evaluation else None

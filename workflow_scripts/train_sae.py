@@ -8,7 +8,7 @@ from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.embed.store import open_embeddings
 from sail_core.logs import configure
-from sail_core.operational_settings import operational_settings
+from sail_core.operational_settings import with_operational
 from sail_core.sae import TrainConfig, train_sae
 
 configure(snakemake.log[0])
@@ -27,8 +27,7 @@ train_sae(
     split_rows,
     sae,
     TrainConfig.from_dict(
-        dict(snakemake.params.training)
-        | operational_settings(snakemake.config["sae"]["training"], "sae.training")
+        with_operational(snakemake.params.training, snakemake.config, "sae.training")
     ),
     Path(snakemake.output.model).parent,
     source=f"encoder {encoder} ({len(snakemake.input.shards)} embedding shards)",
