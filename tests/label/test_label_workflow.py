@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 import yaml
 
+from sail_core.workflow_config import validate_config
+
 REPO = Path(__file__).parents[2]
 STAGE_RULES = ("common.smk", "label.smk", "retrieval.smk")
 TARGET = "results/retrieval/enc/D16-64_K4-8/offline/summary.json"
@@ -18,9 +20,9 @@ TARGET = "results/retrieval/enc/D16-64_K4-8/offline/summary.json"
 def config_block(config_path: Path = REPO / "config.yaml") -> dict:
     """The repository's labelling and retrieval config, selecting fewer features by a ranking
     the tiny run has inputs for (it has no evaluation stage)."""
-    config = yaml.safe_load(config_path.read_text())
-    if "labelling" not in config:
-        pytest.skip(f"{config_path} has no labelling section")
+    config = validate_config(
+        yaml.safe_load(config_path.read_text()), REPO / "schemas" / "config.schema.yaml"
+    )
     block = {key: config[key] for key in ("seed", "labelling", "retrieval")}
     block["labelling"]["selection"].update(ranking="frequency_enrichment", n_top=8, n_random=4)
     return block
