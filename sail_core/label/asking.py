@@ -77,7 +77,8 @@ def ask_until_valid(
             outcome.raw = answer.text
             if answer.stop_reason in UNUSABLE_STOP_REASONS:
                 tally.add_failure(answer.stop_reason)
-                outcome.error = UNUSABLE_STOP_REASONS[answer.stop_reason]
+                reason = UNUSABLE_STOP_REASONS[answer.stop_reason]
+                outcome.error = f"stop_reason {answer.stop_reason}: {reason}"
                 continue
             try:
                 outcome.value, outcome.error = parse(item, answer.text), None
