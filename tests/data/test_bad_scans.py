@@ -1,6 +1,9 @@
 import gzip
 import logging
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -202,3 +205,51 @@ def test_script_quarantines_a_scan_missing_from_the_subject_table(run_script):
 def test_script_fails_on_a_bad_scan_when_asked(run_script):
     with pytest.raises(BadScanError, match="ct/s0001 .*unknown CT study type"):
         run_script("s0001", "ct foot", "fail")
+
+
+FAILING_JOB = """
+import runpy, sys
+from types import SimpleNamespace
+import polars as pl
+
+
+
+class Wildcards(SimpleNamespace):
+    def items(self):
+        return vars(self).items()
+
+
+tmp = sys.argv[1]
+pl.DataFrame([{{
+    "modality": "ct", "image_id": "s0001", "study_type": "ct head", "problem": None,
+    "image_path": tmp + "/gone/ct.nii.gz", "segmentation_dir": tmp + "/gone/segmentations",
+}}]).write_parquet(tmp + "/subjects.parquet")
+snakemake = SimpleNamespace(
+    rule="slice_subject",
+    input=SimpleNamespace(subjects=tmp + "/subjects.parquet"),
+    output=SimpleNamespace(store=tmp + "/s0001.zarr", table=tmp + "/s0001.parquet"),
+    wildcards=Wildcards(modality="ct", image_id="s0001"),
+    params=SimpleNamespace(
+        size=8, presence_min_voxels=1, mri_percentiles=[1, 99], on_bad_scan="fail", seed=3
+    ),
+    log=[tmp + "/slice.log"],
+    threads=1,
+)
+runpy.run_path({script!r}, init_globals={{"snakemake": snakemake}}, run_name="__main__")
+"""
+
+
+def test_a_failing_job_explains_itself_in_its_log(tmp_path):
+    code = FAILING_JOB.format(script=str(SCRIPT))
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SCRIPT.parents[1])},
+        timeout=120,
+    )
+    assert result.returncode != 0
+    log = (tmp_path / "slice.log").read_text().strip().splitlines()
+    assert any(line.startswith("Traceback") for line in log)
+    assert "slice_subject (modality=ct, image_id=s0001) failed: BadScanError: ct/s0001" in log[-1]
+    assert "gone/ct.nii.gz" in log[-1]
