@@ -1,7 +1,11 @@
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from sail_core.data.dataset import (
     DatasetError,
@@ -167,3 +171,24 @@ def test_a_dataset_with_one_modality(tree, only):
     assert (
         set(subjects["modality"]) == {only} and subjects["problem"].null_count() == subjects.height
     )
+
+
+def test_no_meta_csv_content_breaks_the_job_graph(messy_tree, tmp_path):
+    """A CT-only dataset with every kind of bad row: the plan slices the usable ids only."""
+    repo = Path(__file__).parents[2]
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["dataset"] |= {"source": "totalsegmentator", "ct_root": str(messy_tree["ct"])}
+    config["dataset"]["mri_root"] = None
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+         "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+         "--dry-run", "--cores", "1", "results/slices/index.parquet"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    planned = re.findall(r"results/slices/(\w+)/([^\s,]+)\.parquet", out)
+    assert sorted(set(planned)) == [("ct", f"s000{i}") for i in range(4)]
