@@ -172,7 +172,7 @@ class BatchRunner:
             for intent, lock in stale:
                 logger.info("resuming the batch of an interrupted job (intent %s)", intent)
                 try:
-                    failures |= self._finish(intent, None)
+                    failures |= self._finish(intent)
                 finally:
                     self._forget(intent, lock)
             for lock in busy:
@@ -204,8 +204,8 @@ class BatchRunner:
                     claimed.append((intent, lock, group))
             for intent, _, group in claimed:
                 self._create(intent, group)
-            for intent, _, group in claimed:
-                failures |= self._finish(intent, group)
+            for intent, _, _ in claimed:
+                failures |= self._finish(intent)
         finally:
             for intent, lock, _ in claimed:
                 self._forget(intent, lock)
@@ -274,7 +274,7 @@ class BatchRunner:
         logger.info("found batch %s already created for intent %s", batch_id, state["intent"])
         return batch_id
 
-    def _finish(self, intent: str, group: list[Request] | None) -> dict[str, BatchFailure]:
+    def _finish(self, intent: str) -> dict[str, BatchFailure]:
         path = self._state_path(intent)
         state = read_json(path)
         records = state["requests"]
