@@ -166,7 +166,10 @@ class BatchRunner:
                     if not keys & set(read_json(path)["requests"]):
                         continue
                     lock = self._lock(path.stem)
-                    (stale.append((path.stem, lock)) if lock.try_acquire() else busy.append(lock))
+                    if lock.try_acquire():  # its job is gone
+                        stale.append((path.stem, lock))
+                    else:
+                        busy.append(lock)
             if not busy and not stale:
                 return failures
             for intent, lock in stale:
