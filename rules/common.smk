@@ -3,9 +3,9 @@ import os
 import polars as pl
 
 from sail_core.columns import scan_id
+from sail_core.data.dataset import discover_scan_keys, present_roots
 from sail_core.operational_settings import result_settings
 from sail_core.workflow_config import load_table, validate_config
-from sail_core.data.dataset import discover_scan_keys
 from sail_core.embed.shards import assign_shards
 from sail_core.report.layout import sae_dir
 
@@ -56,9 +56,12 @@ wildcard_constraints:
     sae=r"D[0-9-]+_K[0-9-]+",
 
 
+# A CT-only or MRI-only dataset sets the other root to null.
 DATASET_ROOTS = {
-    "ct": config["dataset"]["ct_root"],
-    "mri": config["dataset"]["mri_root"],
+    modality: str(root)
+    for modality, root in present_roots(
+        {"ct": config["dataset"]["ct_root"], "mri": config["dataset"]["mri_root"]}
+    ).items()
 }
 
 
@@ -75,9 +78,7 @@ def scan_keys():
         return phantom_scan_keys()
     keys = discover_scan_keys(DATASET_ROOTS)
     if not keys:
-        raise ValueError(
-            f"no scans found under {DATASET_ROOTS['ct']} or {DATASET_ROOTS['mri']}"
-        )
+        raise ValueError(f"no scans found under {', '.join(DATASET_ROOTS.values())}")
     return keys
 
 

@@ -88,6 +88,7 @@ rule slice_index:
         tables=slice_tables(),
         stores=slice_stores(),
         split="results/meta/split.parquet",
+        subjects="results/meta/subjects.parquet",
     output:
         index="results/slices/index.parquet",
         quarantine="results/meta/quarantine.parquet",

@@ -4,6 +4,14 @@ import os
 # rerun on them.
 
 
+# They call the Anthropic API and may wait up to labelling.anthropic.max_wait_s for a batch:
+# on a cluster they run where Snakemake runs (network, no job time limit); they are light.
+localrules:
+    label_features,
+    evaluate_labels,
+    language_retrieval,
+
+
 rule label_features:
     input:
         stats="results/features/{encoder}/{sae}/stats.parquet",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -20,13 +21,28 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _running(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; rename it into place only if the block succeeds."""
+    """Yield a temporary sibling of `path`; rename it into place only if the block succeeds.
+
+    Temporary siblings left by a writer of the same output that no longer runs (killed) are
+    removed first."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    _remove(tmp)
+    for sibling in final.parent.glob(f".{glob.escape(final.name)}.tmp-*"):
+        if not _running(sibling.name.rsplit("-", 1)[1]):
+            _remove(sibling)
     try:
         yield tmp
     except BaseException:

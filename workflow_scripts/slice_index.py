@@ -3,6 +3,7 @@ import logging
 import polars as pl
 import zarr
 
+from sail_core.data.dataset import rows_without_scan_job
 from sail_core.data.index import build_index, write_index
 from sail_core.io import write_parquet
 from sail_core.logs import configure
@@ -29,4 +30,8 @@ for path in snakemake.input.stores:
         )
         log.warning("quarantined %s/%s: %s", attrs["modality"], attrs["image_id"], attrs["reason"])
 schema = {"modality": pl.Utf8, "image_id": pl.Utf8, "path": pl.Utf8, "reason": pl.Utf8}
-write_parquet(pl.DataFrame(quarantined, schema=schema), snakemake.output.quarantine)
+unsliced = rows_without_scan_job(pl.read_parquet(snakemake.input.subjects))
+for modality, image_id, _, reason in unsliced.iter_rows():
+    log.warning("quarantined meta.csv row %s/%r: %s", modality, image_id, reason)
+table = pl.concat([pl.DataFrame(quarantined, schema=schema), unsliced.cast(schema)])
+write_parquet(table, snakemake.output.quarantine)

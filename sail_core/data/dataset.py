@@ -13,7 +13,9 @@ from jsonschema import Draft202012Validator
 from sail_core.columns import MODALITIES
 
 IMAGE_FILE = {"ct": "ct.nii.gz", "mri": "mri.nii.gz"}
-IMAGE_ID_PATTERN = re.compile(r"^s\d+$")
+# The documented id: an "s" and digits. It names folders and output files, so only an id that
+# matches in full (no separators, "..", whitespace or control characters) becomes a scan key.
+IMAGE_ID_PATTERN = re.compile(r"s[0-9]+")
 AGE_BINS = ("<40", "40-60", "60-80", ">=80")
 
 CT_COLUMNS = (
@@ -86,6 +88,15 @@ def read_meta_csv(path: str | Path, modality: str) -> pl.DataFrame:
     )
 
 
+def is_usable_image_id(image_id: str | None) -> bool:
+    return image_id is not None and IMAGE_ID_PATTERN.fullmatch(image_id) is not None
+
+
+def present_roots(roots: dict[str, str | Path | None]) -> dict[str, Path]:
+    """The dataset roots a config names (a CT-only or MRI-only dataset leaves the other null)."""
+    return {modality: Path(root) for modality, root in roots.items() if root}
+
+
 def scan_folders(root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
@@ -93,20 +104,28 @@ def scan_folders(root: str | Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def discover_scan_keys(roots: dict[str, str | Path]) -> list[tuple[str, str]]:
-    """Every (modality, image_id) named by meta.csv or by a subject folder, sorted."""
+def discover_scan_keys(roots: dict[str, str | Path | None]) -> list[tuple[str, str]]:
+    """Every (modality, image_id) with a usable id named by meta.csv or by a subject folder,
+    sorted. Never fails on meta.csv content: an unreadable meta.csv contributes nothing here and
+    is reported by the job that reads it."""
     keys: set[tuple[str, str]] = set()
-    for modality, root in roots.items():
-        meta = Path(root) / "meta.csv"
+    for modality, root in present_roots(roots).items():
+        ids = list(scan_folders(root))
+        meta = root / "meta.csv"
         if meta.exists():
-            keys.update((modality, i) for i in read_meta_csv(meta, modality)["image_id"])
-        keys.update((modality, folder) for folder in scan_folders(root))
+            try:
+                listed = read_meta_csv(meta, modality)["image_id"]
+            except DatasetError as err:
+                log.warning("%s", err)
+            else:
+                ids += listed.drop_nulls().to_list()
+        keys.update((modality, i) for i in ids if is_usable_image_id(i))
     return sorted(keys)
 
 
 def scan_problem(root: Path, modality: str, image_id: str, in_meta: bool) -> str | None:
     """Why a scan cannot be sliced, judged from the tree alone; None when it looks usable."""
-    if not IMAGE_ID_PATTERN.match(image_id):
+    if not is_usable_image_id(image_id):
         return f"image_id {image_id!r} is not 's' followed by digits"
     if not in_meta:
         return f"no row in {root / 'meta.csv'}"
@@ -120,17 +139,33 @@ def scan_problem(root: Path, modality: str, image_id: str, in_meta: bool) -> str
     return None
 
 
-def build_subjects(roots: dict[str, str | Path]) -> pl.DataFrame:
-    """One row per scan of every dataset root, with paths, age_bin and a `problem` column."""
+def mark_duplicates(meta: pl.DataFrame, meta_path: Path) -> pl.DataFrame:
+    """One row per image_id; a duplicated id keeps its first row, with the reason as a problem."""
+    meta = meta.with_columns(pl.col("image_id").fill_null("")).with_row_index("meta_row", 2)
+    copies = meta.group_by("image_id").agg(pl.col("meta_row").alias("meta_rows"))
+    meta = meta.join(copies, on="image_id", how="left").unique(
+        "image_id", keep="first", maintain_order=True
+    )
+    reasons = [
+        f"image_id {i!r} appears on {len(rows)} rows of {meta_path} (lines "
+        f"{', '.join(map(str, rows))}); which one is right is unknown"
+        if len(rows) > 1
+        else None
+        for i, rows in meta.select("image_id", "meta_rows").iter_rows()
+    ]
+    return meta.with_columns(pl.Series("duplicate", reasons, dtype=pl.Utf8)).drop(
+        "meta_row", "meta_rows"
+    )
+
+
+def build_subjects(roots: dict[str, str | Path | None]) -> pl.DataFrame:
+    """One row per scan of every dataset root, with paths, age_bin and a `problem` column.
+
+    Every meta.csv row is judged on its own: an unusable or duplicated image_id is that row's
+    problem, and the other rows are unaffected."""
     frames = []
-    for modality, root in roots.items():
-        root = Path(root)
-        meta = read_meta_csv(root / "meta.csv", modality)
-        duplicated = meta.filter(pl.col("image_id").is_duplicated())["image_id"].unique()
-        if len(duplicated):
-            raise DatasetError(
-                f"{root / 'meta.csv'}: duplicated image_id(s) {', '.join(sorted(duplicated))}"
-            )
+    for modality, root in present_roots(roots).items():
+        meta = mark_duplicates(read_meta_csv(root / "meta.csv", modality), root / "meta.csv")
         folders_only = sorted(set(scan_folders(root)) - set(meta["image_id"]))
         meta = pl.concat(
             [
@@ -143,21 +178,37 @@ def build_subjects(roots: dict[str, str | Path]) -> pl.DataFrame:
         )
         in_meta = set(meta["image_id"]) - set(folders_only)
         ids = meta["image_id"].to_list()
-        meta = meta.with_columns(
+        problems = [
+            duplicate or scan_problem(root, modality, i, i in in_meta)
+            for i, duplicate in zip(ids, meta["duplicate"], strict=True)
+        ]
+        meta = meta.drop("duplicate").with_columns(
             pl.Series("image_path", [str(root / i / IMAGE_FILE[modality]) for i in ids]),
             pl.Series("segmentation_dir", [str(root / i / "segmentations") for i in ids]),
-            pl.Series(
-                "problem",
-                [scan_problem(root, modality, i, i in in_meta) for i in ids],
-                dtype=pl.Utf8,
-            ),
+            pl.Series("problem", problems, dtype=pl.Utf8),
         )
         frames.append(meta)
+    if not frames:
+        raise DatasetError("no dataset root configured (dataset.ct_root and dataset.mri_root)")
     subjects = pl.concat(frames, how="diagonal_relaxed")
     subjects = subjects.with_columns(age_bin(pl.col("age")).alias("age_bin"))
     leading = ["modality", "image_id"]
     return subjects.select(leading + [c for c in subjects.columns if c not in leading]).sort(
         leading
+    )
+
+
+def rows_without_scan_job(subjects: pl.DataFrame) -> pl.DataFrame:
+    """Quarantine records (modality, image_id, path, reason) for the subject rows whose id cannot
+    be a scan key, so no slicing job reports them."""
+    rows = subjects.filter(
+        ~pl.col("image_id").map_elements(is_usable_image_id, return_dtype=pl.Boolean)
+    )
+    return rows.select(
+        "modality",
+        "image_id",
+        pl.col("image_path").alias("path"),
+        pl.col("problem").alias("reason"),
     )
 
 

@@ -1,10 +1,10 @@
 """Answers to model requests: from the cache, else from the Anthropic API.
 
-Few requests go one by one through `messages.create`; many go through the Message Batches API.
-The SDK retries 429, 5xx, connection errors and timeouts itself (`max_retries`, honouring
-`retry-after`). A submitted batch is recorded on disk (its id and every request it holds) before
-polling starts, so a crashed job resumes that batch instead of asking again; results are cached
-one by one as they are collected.
+Few requests go one by one through `messages.create` (the SDK retries 429, 5xx, connection
+errors and timeouts itself, honouring `retry-after`); many go through the Message Batches API
+(`batches.py`: crash-safe, never paid twice). A request the API rejects (400) or a batch item that
+failed for good is reported as that request's error, not asked again; batch items that failed for
+a passing reason are asked again, as a batch when there are still many.
 
 The API key is read by the SDK from ANTHROPIC_API_KEY and never passes through this code.
 """
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import anthropic
 
-from sail_core.io import read_json, write_json
+from sail_core.label.batches import API_LIMITS, BatchFailure, BatchLimits, BatchRunner
 from sail_core.label.cache import Request, ResponseCache
 
 logger = logging.getLogger(__name__)
@@ -61,6 +59,7 @@ class Answer:
     message: dict
     via: str
     from_cache: bool
+    error: str | None = None
 
     @property
     def text(self) -> str:
@@ -70,6 +69,10 @@ class Answer:
     def usage(self) -> dict:
         return self.message.get("usage") or {}
 
+    @property
+    def stop_reason(self) -> str | None:
+        return self.message.get("stop_reason")
+
 
 class MessageRunner:
     def __init__(
@@ -77,28 +80,58 @@ class MessageRunner:
         client: anthropic.Anthropic,
         cache: ResponseCache,
         settings: ApiSettings,
+        batch_limits: BatchLimits = API_LIMITS,
     ) -> None:
         self.client = client
         self.cache = cache
         self.settings = settings
-        self.batch_dir = cache.root / "batches"
+        self.batches = BatchRunner(
+            client,
+            cache,
+            cache.root / "batches",
+            settings.poll_interval_s,
+            settings.max_wait_s,
+            max_create_attempts=settings.max_retries + 1,
+            limits=batch_limits,
+        )
 
     def answer(self, requests: list[Request]) -> dict[str, Answer]:
-        """An answer for every request (by key); only uncached requests reach the API."""
+        """An answer for every request (by key); only uncached requests reach the API, and
+        each at most once unless it failed for a passing reason."""
         unique = {r.key: r for r in requests}
         answers = {key: a for key in unique if (a := self._cached(key)) is not None}
         pending = [r for key, r in unique.items() if key not in answers]
         if pending:
-            self._resume_batches({r.key for r in pending})
-            answers |= {r.key: a for r in pending if (a := self._cached(r.key, fresh=True))}
-            pending = [r for r in pending if r.key not in answers]
-        if pending and len(pending) >= self.settings.batch_min_requests:
-            self._run_batch(pending)
-            answers |= {r.key: a for r in pending if (a := self._cached(r.key, fresh=True))}
-            pending = [r for r in pending if r.key not in answers]
+            failures = self.batches.settle({r.key for r in pending})
+            pending = self._take_answered(pending, failures, answers)
+        rounds = 0
+        while pending and len(pending) >= self.settings.batch_min_requests:
+            rounds += 1
+            failures = self.batches.run(pending)
+            if rounds > self.settings.max_retries:
+                failures = {k: BatchFailure(f.kind, f.message, False) for k, f in failures.items()}
+            pending = self._take_answered(pending, failures, answers)
         for request in pending:
             answers[request.key] = self._create(request)
         return answers
+
+    def _take_answered(
+        self, pending: list[Request], failures: dict[str, BatchFailure], answers: dict
+    ) -> list[Request]:
+        """Record cached answers and final failures; the requests still to ask."""
+        left = []
+        for request in pending:
+            failure = failures.get(request.key)
+            if (answer := self._cached(request.key, fresh=True)) is not None:
+                answers[request.key] = answer
+            elif failure is not None and not failure.retryable:
+                logger.warning("request %s failed: %s", request.key[:12], failure.message)
+                answers[request.key] = Answer(
+                    request.key, {}, "batch", False, f"{failure.kind}: {failure.message}"
+                )
+            else:
+                left.append(request)
+        return left
 
     def _cached(self, key: str, fresh: bool = False) -> Answer | None:
         record = self.cache.get(key)
@@ -109,72 +142,13 @@ class MessageRunner:
     def _create(self, request: Request) -> Answer:
         typed = dict(request.params)
         sampling = {name: typed.pop(name) for name in SAMPLING_PARAMETERS if name in typed}
-        message = self.client.messages.create(**typed, extra_body=sampling or None)
+        try:
+            message = self.client.messages.create(**typed, extra_body=sampling or None)
+        except anthropic.BadRequestError as err:
+            logger.warning("request %s rejected: %s", request.key[:12], err.message)
+            return Answer(
+                request.key, {}, "messages", False, f"invalid_request_error: {err.message}"
+            )
         message = message.model_dump(mode="json")
         self.cache.put(request.record(), message, "messages")
         return Answer(request.key, message, "messages", from_cache=False)
-
-    def _run_batch(self, requests: list[Request]) -> None:
-        batch = self.client.messages.batches.create(
-            requests=[{"custom_id": r.key, "params": r.params} for r in requests]
-        )
-        state = {"batch_id": batch.id, "requests": {r.key: r.record() for r in requests}}
-        write_json(self.batch_dir / f"{batch.id}.json", state)
-        logger.info("submitted batch %s with %d requests", batch.id, len(requests))
-        self._finish_batch(self.batch_dir / f"{batch.id}.json")
-
-    def _resume_batches(self, wanted: set[str]) -> None:
-        for path in sorted(self.batch_dir.glob("*.json")):
-            if wanted & set(read_json(path)["requests"]):
-                logger.info("resuming batch recorded in %s", path)
-                self._finish_batch(path)
-
-    def _finish_batch(self, state_path: Path) -> None:
-        """Wait for the batch, cache every succeeded result, then forget the batch."""
-        state = read_json(state_path)
-        batch_id, records = state["batch_id"], state["requests"]
-        if any(self.cache.get(key) is None for key in records) and self._wait(batch_id):
-            self._collect(batch_id, records)
-        state_path.unlink()
-
-    def _wait(self, batch_id: str) -> bool:
-        """Poll until the batch has ended (True) or is gone (False)."""
-        started = time.monotonic()
-        while True:
-            try:
-                batch = self.client.messages.batches.retrieve(batch_id)
-            except anthropic.NotFoundError:
-                logger.warning("batch %s no longer exists; its requests are asked again", batch_id)
-                return False
-            if batch.processing_status == "ended":
-                return True
-            if time.monotonic() - started > self.settings.max_wait_s:
-                raise TimeoutError(
-                    f"batch {batch_id} still {batch.processing_status} after "
-                    f"{self.settings.max_wait_s:.0f} s; rerun to keep waiting"
-                )
-            logger.info(
-                "batch %s %s, %d requests processing",
-                batch_id,
-                batch.processing_status,
-                batch.request_counts.processing,
-            )
-            time.sleep(self.settings.poll_interval_s)
-
-    def _collect(self, batch_id: str, records: dict[str, dict]) -> None:
-        failed = []
-        for entry in self.client.messages.batches.results(batch_id):
-            if entry.custom_id not in records or self.cache.get(entry.custom_id) is not None:
-                continue
-            if entry.result.type == "succeeded":
-                message = entry.result.message.model_dump(mode="json")
-                self.cache.put(records[entry.custom_id], message, "batch")
-            else:
-                failed.append(f"{entry.custom_id[:12]} {entry.result.type}")
-        if failed:
-            logger.warning(
-                "batch %s: %d request(s) without a result, asked again one by one: %s",
-                batch_id,
-                len(failed),
-                "; ".join(failed),
-            )

@@ -2,7 +2,9 @@
 
 A failed answer is followed up in the same conversation: the model sees its answer and the
 reason it was rejected. The follow-up is a new request with its own cache key, so a rerun
-replays every round from the cache.
+replays every round from the cache. A request the API failed for good, a refusal and an answer
+cut off at max_tokens are recorded as the item's error and counted; they are not parsed and not
+asked again (the same request would end the same way).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from sail_core.label.schema import AnswerError
 from sail_core.label.usage import UsageTally
 
 T = TypeVar("T")
+UNUSABLE_STOP_REASONS = {
+    "refusal": "the model refused to answer",
+    "max_tokens": "the answer was cut off at max_tokens",
+}
 
 
 @dataclass
@@ -61,10 +67,19 @@ def ask_until_valid(
         retry = {}
         for item, request in current.items():
             answer = answers[request.key]
-            tally.add(answer.usage, answer.via, answer.from_cache)
             outcome = outcomes[item]
             outcome.keys.append(request.key)
+            if answer.error is not None:
+                tally.add_failure("api_error")
+                outcome.error = answer.error
+                continue
+            tally.add(answer.usage, answer.via, answer.from_cache)
             outcome.raw = answer.text
+            if answer.stop_reason in UNUSABLE_STOP_REASONS:
+                tally.add_failure(answer.stop_reason)
+                reason = UNUSABLE_STOP_REASONS[answer.stop_reason]
+                outcome.error = f"stop_reason {answer.stop_reason}: {reason}"
+                continue
             try:
                 outcome.value, outcome.error = parse(item, answer.text), None
             except AnswerError as err:

@@ -1,4 +1,4 @@
-"""The labelling request: fixed instructions (cached by the API) and one feature's evidence."""
+"""The labelling request: fixed instructions and one feature's evidence."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from anthropic import transform_schema
 
 from sail_core.label.cache import digest_images
 from sail_core.label.evidence import FeatureEvidence, SampleMeta
+from sail_core.label.models import estimated_tokens, model_info
 from sail_core.label.schema import LABEL_SCHEMA
 
 LABEL_INSTRUCTIONS = """\
@@ -99,15 +100,24 @@ def image_block(png: bytes) -> dict:
 def request_params(
     settings: RequestSettings, instructions: str, content: list[dict], schema: dict
 ) -> dict:
-    """Messages API parameters; the fixed instructions carry a prompt-cache breakpoint."""
+    """Messages API parameters for the configured model.
+
+    The instructions carry a prompt-cache breakpoint only when they reach the model's minimum
+    cacheable length (shorter prefixes are never cached, so marking them would only suggest a
+    saving that does not happen); sampling settings are left out for models that reject them.
+    """
+    model = model_info(settings.model)
+    system = {"type": "text", "text": instructions}
+    if estimated_tokens(instructions) >= model.min_cache_tokens:
+        system["cache_control"] = {"type": "ephemeral"}
     params = {
         "model": settings.model,
         "max_tokens": settings.max_tokens,
-        "system": [{"type": "text", "text": instructions, "cache_control": {"type": "ephemeral"}}],
+        "system": [system],
         "messages": [{"role": "user", "content": content}],
         "output_config": {"format": {"type": "json_schema", "schema": transform_schema(schema)}},
     }
-    if settings.temperature is not None:
+    if settings.temperature is not None and model.accepts_sampling:
         params["temperature"] = settings.temperature
     return params
 

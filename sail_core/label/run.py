@@ -16,6 +16,7 @@ from sail_core.label.evaluate.anthropic_judge import AnthropicJudge
 from sail_core.label.evaluate.judges import Judge, OfflineJudge
 from sail_core.label.evidence import SliceImageReader, build_evidence
 from sail_core.label.labels import Labeller, labels_frame
+from sail_core.label.models import model_info
 from sail_core.label.offline import OfflineLabeller
 from sail_core.label.prompt import RequestSettings
 from sail_core.label.select import (
@@ -103,13 +104,8 @@ def request_settings(params: dict) -> RequestSettings:
 
 
 def usage_tally(params: dict) -> UsageTally:
-    prices = params["prices_usd_per_mtok"]
-    if params["model"] not in prices:
-        raise ValueError(
-            f"no price for model {params['model']!r} in labelling.anthropic.prices_usd_per_mtok "
-            f"(priced: {', '.join(sorted(prices))})"
-        )
-    return UsageTally(params["model"], prices[params["model"]], params["batch_discount"])
+    prices = model_info(params["model"]).prices
+    return UsageTally(params["model"], prices, params["batch_discount"])
 
 
 def make_runner(params: dict, cache_dir: str) -> MessageRunner:

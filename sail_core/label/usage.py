@@ -1,6 +1,6 @@
 """Token and cost accounting from the `usage` field of every response.
 
-Prices are USD per million tokens, per model, from config. Batch requests get the configured
+Prices are USD per million tokens, per model, from the model table (`models.py`). Batch requests get the configured
 discount. Responses served from the local cache cost nothing in this run but are counted in the
 total, so the cost of a set of labels does not depend on how often it was rebuilt.
 """
@@ -40,6 +40,7 @@ class UsageTally:
         self.tokens: Counter[str] = Counter()
         self.tokens_sent: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
+        self.unanswered: Counter[str] = Counter()
         self.cost = 0.0
         self.cost_sent = 0.0
 
@@ -57,6 +58,10 @@ class UsageTally:
             self.cost_sent += cost
             self.requests["sent"] += 1
 
+    def add_failure(self, reason: str) -> None:
+        """A request without a usable answer: "api_error", "refusal" or "max_tokens"."""
+        self.unanswered[reason] += 1
+
     def summary(self, n_items: int, item_name: str) -> dict:
         per_100 = 100 * self.cost / n_items if n_items else 0.0
         return {
@@ -65,6 +70,10 @@ class UsageTally:
             "batch_discount": self.batch_discount,
             "requests": {k: self.requests.get(k, 0) for k in ("total", "sent", "from_cache")}
             | {"via_batch": self.requests.get("batch", 0)},
+            "unanswered": {
+                reason: self.unanswered.get(reason, 0)
+                for reason in ("api_error", "refusal", "max_tokens")
+            },
             "tokens": {field: self.tokens.get(field, 0) for field in TOKEN_FIELDS},
             "tokens_sent_this_run": {
                 field: self.tokens_sent.get(field, 0) for field in TOKEN_FIELDS

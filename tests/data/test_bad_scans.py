@@ -1,6 +1,9 @@
 import gzip
 import logging
+import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+import yaml
 import zarr
 
 from sail_core.data.errors import BadScanError
@@ -202,3 +206,100 @@ def test_script_quarantines_a_scan_missing_from_the_subject_table(run_script):
 def test_script_fails_on_a_bad_scan_when_asked(run_script):
     with pytest.raises(BadScanError, match="ct/s0001 .*unknown CT study type"):
         run_script("s0001", "ct foot", "fail")
+
+
+FAILING_JOB = """
+import runpy, sys
+from types import SimpleNamespace
+import polars as pl
+
+
+
+class Wildcards(SimpleNamespace):
+    def items(self):
+        return vars(self).items()
+
+
+tmp = sys.argv[1]
+pl.DataFrame([{{
+    "modality": "ct", "image_id": "s0001", "study_type": "ct head", "problem": None,
+    "image_path": tmp + "/gone/ct.nii.gz", "segmentation_dir": tmp + "/gone/segmentations",
+}}]).write_parquet(tmp + "/subjects.parquet")
+snakemake = SimpleNamespace(
+    rule="slice_subject",
+    input=SimpleNamespace(subjects=tmp + "/subjects.parquet"),
+    output=SimpleNamespace(store=tmp + "/s0001.zarr", table=tmp + "/s0001.parquet"),
+    wildcards=Wildcards(modality="ct", image_id="s0001"),
+    params=SimpleNamespace(
+        size=8, presence_min_voxels=1, mri_percentiles=[1, 99], on_bad_scan="fail", seed=3
+    ),
+    log=[tmp + "/slice.log"],
+    threads=1,
+)
+runpy.run_path({script!r}, init_globals={{"snakemake": snakemake}}, run_name="__main__")
+"""
+
+
+def test_a_failing_job_explains_itself_in_its_log(tmp_path):
+    code = FAILING_JOB.format(script=str(SCRIPT))
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SCRIPT.parents[1])},
+        timeout=120,
+    )
+    assert result.returncode != 0
+    log = (tmp_path / "slice.log").read_text().strip().splitlines()
+    assert any(line.startswith("Traceback") for line in log)
+    assert "slice_subject (modality=ct, image_id=s0001) failed: BadScanError: ct/s0001" in log[-1]
+    assert "gone/ct.nii.gz" in log[-1]
+
+
+SPOILS = (truncated, four_d, with_nans, mask_of_other_affine, unknown_study_type, no_masks)
+CT_META_HEADER = (
+    "image_id;age;gender;institute;study_type;split;manufacturer;scanner_model;kvp;pathology;"
+    "pathology_location"
+)
+
+
+@pytest.mark.slow
+def test_a_dataset_of_good_and_every_kind_of_bad_scan_runs_through(tmp_path):
+    """Good scans are sliced and indexed; every bad row and bad file is in the quarantine."""
+    root = tmp_path / "CT_Dataset_v201"
+    rows = {}
+    for number in range(4):
+        image_id = f"s{number:04d}"
+        write_scan(root / image_id)
+        rows[image_id] = ("ct head", "BC"[number % 2])
+    for number, spoil in enumerate(SPOILS, start=10):
+        image_id = f"s{number:04d}"
+        rows[image_id] = (spoil(root / image_id)[2], "B")
+    bad_rows = ["../../etc", "s0004/x", "s00 05", "s0006\x07", "S0007", "s0001"]
+    lines = [f"{i};50;m;{inst};{study};train;ge;X;120;no_pathology;no_location"
+             for i, (study, inst) in rows.items()]  # fmt: skip
+    lines += [f'"{i}";50;m;B;ct head;train;ge;X;120;no_pathology;no_location' for i in bad_rows]
+    lines.append("s0020;50;m;B;ct head;train;ge;X;120;no_pathology;no_location")
+    (root / "meta.csv").write_text("\n".join([CT_META_HEADER, *lines]) + "\n", encoding="utf-8")
+
+    repo = SCRIPT.parents[1]
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["dataset"] |= {"source": "totalsegmentator", "ct_root": str(root), "mri_root": None}
+    config["split"]["test_institutes"] = ["C"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+         "--cores", "2", "results/slices/index.parquet"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    index = pl.read_parquet(tmp_path / "results" / "slices" / "index.parquet")
+    assert sorted(index["image_id"].unique()) == ["s0000", "s0002", "s0003"]
+    quarantine = pl.read_parquet(tmp_path / "results" / "meta" / "quarantine.parquet")
+    reasons = dict(quarantine.select("image_id", "reason").rows())
+    expected = [f"s{n:04d}" for n in range(10, 10 + len(SPOILS))] + bad_rows + ["s0020"]
+    assert sorted(reasons) == sorted(expected)
+    assert "appears on 2 rows" in reasons["s0001"]
+    assert "folder" in reasons["s0020"] and "unreadable NIfTI" in reasons["s0010"]
+    assert all(reasons.values())

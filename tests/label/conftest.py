@@ -1,9 +1,13 @@
 """A local stand-in for the Anthropic Messages and Message Batches endpoints.
 
 The real SDK is pointed at it with `base_url`. It counts every request server-side, answers
-with canned JSON, can be told to fail (429 with retry-after, 500, a malformed answer, a failing
-batch poll), and reports usage like the real API: text at ~4 characters per token, images at
-width x height / 750 tokens, and the cached system prompt as cache writes, then cache reads.
+with canned JSON, can be told to fail (429 with retry-after, 500, a malformed answer, a refusal, a failing
+batch poll, errored batch items of a given error type, a dropped connection after a batch was
+created, a hook run right after a batch was created), enforces the batch size limits it is given,
+and reports usage like the real API: text at ~4 characters per token, images at
+width x height / 750 tokens, and a system prompt marked for caching as cache writes, then cache
+reads, but only when it reaches the model's minimum cacheable length (shorter marked prefixes are
+billed as plain input, as the API does).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import json
 import struct
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,10 +31,15 @@ import zarr
 from sail_core.data.anatomy import REGION_OF
 from sail_core.data.index import write_index
 from sail_core.io import write_parquet
+from sail_core.label.models import MODELS
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.sae.codes import CodeStore, write_code_store
 
 FAKE_KEY = "sk-ant-fake-0123456789-never-written"
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -63,6 +73,12 @@ class FakeAnthropic:
         self.retrieve_faults: deque[int] = deque()
         self.polls_before_end = 2
         self.errored_custom_ids: set[str] = set()
+        self.item_error = "api_error"
+        self.drop_after_create = 0
+        self.after_create: Callable[[str], None] | None = None
+        self.max_batch_requests = 100_000
+        self.max_batch_bytes = 256 * 1024 * 1024
+        self.lock = threading.Lock()
         self.message_calls = 0
         self.asked: Counter[str] = Counter()
         self.batch_submissions: Counter[str] = Counter()
@@ -96,17 +112,21 @@ class FakeAnthropic:
             "cache_read_input_tokens": 0,
         }
         prefix = hashlib.sha256(system.encode()).hexdigest()
-        if cached and prefix in self.cached_prefixes:
+        cacheable = _tokens(system) >= MODELS[params["model"]].min_cache_tokens
+        if cached and cacheable and prefix in self.cached_prefixes:
             usage["cache_read_input_tokens"] = _tokens(system)
-        elif cached:
+        elif cached and cacheable:
             self.cached_prefixes.add(prefix)
             usage["cache_creation_input_tokens"] = _tokens(system)
         else:
             usage["input_tokens"] += _tokens(system)
         return usage
 
-    def message(self, params: dict, answer: str | None = None) -> dict:
-        self.asked[hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()] += 1
+    def message(
+        self, params: dict, answer: str | None = None, stop_reason: str = "end_turn"
+    ) -> dict:
+        with self.lock:
+            self.asked[hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()] += 1
         answer = self.answer(params) if answer is None else answer
         return {
             "id": f"msg_{sum(self.asked.values()):06d}",
@@ -114,7 +134,7 @@ class FakeAnthropic:
             "role": "assistant",
             "model": params["model"],
             "content": [{"type": "text", "text": answer}],
-            "stop_reason": "end_turn",
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": self._usage(params, answer),
         }
@@ -134,9 +154,9 @@ class FakeAnthropic:
                 "canceled": 0,
                 "expired": 0,
             },
-            "created_at": "2026-11-28T10:00:00Z",
-            "expires_at": "2026-11-29T10:00:00Z",
-            "ended_at": "2026-11-28T10:05:00Z" if ended else None,
+            "created_at": _iso(batch["created_at"]),
+            "expires_at": _iso(batch["created_at"] + 86400),
+            "ended_at": _iso(batch["created_at"] + 300) if ended else None,
             "cancel_initiated_at": None,
             "archived_at": None,
             "results_url": f"{self.base_url}/v1/messages/batches/{batch_id}/results"
@@ -148,7 +168,8 @@ class FakeAnthropic:
         lines = []
         for item in self.batches[batch_id]["requests"]:
             if item["custom_id"] in self.errored_custom_ids:
-                error = {"type": "error", "error": {"type": "api_error", "message": "internal"}}
+                detail = {"type": self.item_error, "message": self.item_error}
+                error = {"type": "error", "error": detail}
                 result = {"type": "errored", "error": error}
             else:
                 result = {"type": "succeeded", "message": self.message(item["params"])}
@@ -202,12 +223,33 @@ class FakeAnthropic:
                         self._error(500, "api_error", {"retry-after-ms": "10"})
                     elif fault and fault[0] == "malformed":
                         self._json(200, fake.message(body, answer='{"label": "Axial CT of'))
+                    elif fault and fault[0] in ("refusal", "max_tokens"):
+                        self._json(200, fake.message(body, answer="", stop_reason=fault[0]))
+                    elif fault and fault[0] == 400:
+                        self._error(400, "invalid_request_error")
                     else:
                         self._json(200, fake.message(body))
                 elif self.path == "/v1/messages/batches":
-                    batch_id = f"msgbatch_{len(fake.batches) + 1:04d}"
-                    fake.batches[batch_id] = {"requests": body["requests"], "polls": 0}
-                    fake.batch_submissions.update(r["custom_id"] for r in body["requests"])
+                    requests = body["requests"]
+                    size = sum(len(json.dumps(r)) for r in requests)
+                    if len(requests) > fake.max_batch_requests or size > fake.max_batch_bytes:
+                        self._error(413, "request_too_large")
+                        return
+                    with fake.lock:
+                        batch_id = f"msgbatch_{len(fake.batches) + 1:04d}"
+                        fake.batches[batch_id] = {
+                            "requests": requests,
+                            "polls": 0,
+                            "created_at": time.time(),
+                        }
+                        fake.batch_submissions.update(r["custom_id"] for r in requests)
+                    if fake.after_create is not None:
+                        fake.after_create(batch_id)
+                    if fake.drop_after_create:
+                        fake.drop_after_create -= 1
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
                     self._json(200, fake._batch(batch_id))
                 else:
                     self._error(404, "not_found_error")
@@ -215,8 +257,14 @@ class FakeAnthropic:
             def do_GET(self) -> None:
                 if not self._authorised():
                     return
-                parts = self.path.strip("/").split("/")
-                if parts[:3] != ["v1", "messages", "batches"] or parts[3] not in fake.batches:
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if parts == ["v1", "messages", "batches"]:
+                    newest_first = sorted(fake.batches, reverse=True)
+                    data = [fake._batch(batch_id) for batch_id in newest_first]
+                    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+                    page = {"data": data, "has_more": False, "first_id": first, "last_id": last}
+                    self._json(200, page)
+                elif parts[:3] != ["v1", "messages", "batches"] or parts[3] not in fake.batches:
                     self._error(404, "not_found_error")
                 elif len(parts) == 5 and parts[4] == "results":
                     self._send(200, fake._results(parts[3]), {"content-type": "application/binary"})

@@ -162,14 +162,6 @@ def test_the_anthropic_judge_reports_parse_failures_apart(
         "max_wait_s": 60,
         "base_url": fake_api.base_url,
         "batch_discount": 0.5,
-        "prices_usd_per_mtok": {
-            "claude-sonnet-4-6": {
-                "input": 3.0,
-                "output": 15.0,
-                "cache_write": 3.75,
-                "cache_read": 0.3,
-            }
-        },
     }
     judge = make_judge("anthropic", api, True, str(tmp_path))
     reader = SliceReader(world["run"] / "slices").read

@@ -37,9 +37,9 @@ def test_label_request_is_deterministic():
     assert first.key == second.key
 
 
-def test_instructions_carry_a_cache_breakpoint_and_the_schema():
+def test_instructions_too_short_to_cache_carry_no_breakpoint_but_the_schema():
     params = label_request(fixed_evidence(), SETTINGS)
-    assert params["system"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in params["system"][0]
     assert params["output_config"]["format"]["type"] == "json_schema"
     content = params["messages"][0]["content"]
     assert [block["type"] for block in content] == ["image", "image", "image", "text"]

@@ -214,9 +214,6 @@ def test_the_anthropic_matcher_is_reasked_until_its_list_is_usable(fake_api, tmp
         "max_wait_s": 60,
         "base_url": fake_api.base_url,
         "batch_discount": 0.5,
-        "prices_usd_per_mtok": {
-            "claude-sonnet-4-6": {"input": 3, "output": 15, "cache_write": 3.75, "cache_read": 0.3}
-        },
     }
     retrieval = {"max_features": 3}
     matcher = make_matcher("anthropic", retrieval, api, str(tmp_path))
