@@ -121,29 +121,44 @@ def build_summary(
     }
 
 
+def _first(table: pl.DataFrame, column: str, default: str) -> str:
+    return str(table[column][0]) if column in table.columns and table.height else default
+
+
 def detection_summary(detection: pl.DataFrame, common_prevalence: float) -> dict:
-    """The common structures (prevalence at least `common_prevalence`) over all rows and how many
-    of them one feature detects at the detection threshold; the same counts within each stratum
-    (modality and plane)."""
+    """The common structures (held-out prevalence at least `common_prevalence`) over all rows and
+    how many of them the feature chosen on the selection split detects on the held-out split at
+    the detection threshold; the same counts within each stratum (modality and plane). The
+    in-sample maximum is kept beside it, labelled, never as the headline."""
     common = detection.filter(pl.col("prevalence") >= common_prevalence)
     threshold = float(detection["threshold"][0]) if detection.height else math.nan
-    detected = pl.col("best_auroc").fill_nan(None) >= threshold
+    detected = pl.col("heldout_auroc").fill_nan(None) >= threshold
+    insample = pl.col("insample_auroc").fill_nan(None) >= threshold
     pooled = common.filter(pl.col("stratum") == ALL_ROWS)
     by_stratum = (
         common.filter(pl.col("stratum") != ALL_ROWS)
         .group_by("stratum")
-        .agg(n_common=pl.len(), n_detected=detected.sum())
+        .agg(n_common=pl.len(), n_detected=detected.sum(), n_detected_insample=insample.sum())
         .sort("stratum")
+    )
+    strata = detection.filter(pl.col("stratum") != ALL_ROWS).select(
+        "stratum", "structure", "prevalence", "best_feature", "heldout_auroc", "insample_auroc"
     )
     return {
         "common_prevalence": common_prevalence,
         "threshold": threshold,
+        "selected_on": _first(detection, "selected_on", "?"),
+        "scored_on": _first(detection, "scored_on", "?"),
         "n_common": pooled.height,
         "n_detected": int(pooled.select(detected.sum()).item()),
+        "n_detected_insample": int(pooled.select(insample.sum()).item()),
+        "insample_note": "in-sample maximum over all features on the selection split "
+        "(optimistic; not the headline)",
         "structures": pooled.select(
-            "structure", "prevalence", "best_feature", "best_auroc"
+            "structure", "prevalence", "best_feature", "heldout_auroc", "insample_auroc"
         ).to_dicts(),
         "by_stratum": by_stratum.to_dicts(),
+        "strata_structures": strata.to_dicts(),
     }
 
 
@@ -163,7 +178,8 @@ def headline_line(summary: dict, report_split: str) -> str:
         f"M_top10 {summary['monosemanticity']['M_top10']:.3f}",
         f"M_top50 {summary['monosemanticity']['M_top50']:.3f}",
         f"fingerprint@{summary['fingerprint_k']} quality {sparse.get('quality', math.nan):.3f}",
-        f"structures detected {detected['n_detected']}/{detected['n_common']} (all rows; "
+        f"structures detected {detected['n_detected']}/{detected['n_common']} (feature chosen "
+        f"on {detected['selected_on']}, scored on {detected['scored_on']}; "
         + ", ".join(
             f"{s['stratum']} {s['n_detected']}/{s['n_common']}" for s in detected["by_stratum"]
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from sail_core.columns import SPLITS
-from sail_core.report.figures import METHOD_NAMES
-from sail_core.report.html import Html, element, join, number, table, unavailable
+from sail_core.report.figures import METHOD_NAMES, detection_chart, png_bytes
+from sail_core.report.html import Html, element, image, join, number, table, unavailable
 from sail_core.report.sources import Missing, nested
 
 # the three recovery definitions, keys of the recovery summary (see sail_core.metrics)
@@ -85,7 +87,8 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
         _kpi(
             "structures detected",
             f"{number(detection.get('n_detected'))} of {number(detection.get('n_common'))}",
-            f"one feature with AUROC ≥ {number(detection.get('threshold'))}, all rows",
+            f"one feature (chosen on {detection.get('selected_on', '?')}) with AUROC ≥ "
+            f"{number(detection.get('threshold'))} on {detection.get('scored_on', '?')}",
         ),
     ]
     return element("dl", boxes, class_="kpis")
@@ -226,30 +229,67 @@ def fingerprint_table(summary: dict | Missing) -> Html:
     )
 
 
+def _detection_strata(detection: dict) -> dict[str, list[tuple[str, float]]]:
+    """Stratum -> (structure, held-out AUROC) of the scored structures, pooled rows first."""
+    rows = [{"stratum": "all rows", **s} for s in detection.get("structures") or []]
+    rows += detection.get("strata_structures") or []
+    strata: dict[str, list[tuple[str, float]]] = {}
+    for row in rows:
+        auroc = row.get("heldout_auroc")
+        if isinstance(auroc, int | float) and math.isfinite(auroc):
+            strata.setdefault(row["stratum"], []).append((row["structure"], float(auroc)))
+    return strata
+
+
 def detection_table(summary: dict | Missing) -> Html:
+    """Counts of detected common structures per stratum, and the held-out AUROC of every
+    structure as a sorted chart per stratum."""
     if isinstance(summary, Missing):
         return unavailable("Structure detection", summary.reason)
-    structures = nested(summary, "structure_detection", "structures") or []
-    if not structures:
-        return unavailable("Structure detection", "no common structure in the summary")
-    by_stratum = nested(summary, "structure_detection", "by_stratum") or []
-    within = table(
-        ["modality and plane", "common structures", "detected by one feature"],
-        [[s.get("stratum"), s.get("n_common"), s.get("n_detected")] for s in by_stratum],
+    detection = summary.get("structure_detection") or {}
+    strata = _detection_strata(detection)
+    if not strata:
+        return unavailable("Structure detection", "no structure scored on held-out rows")
+    selected_on = detection.get("selected_on", "?")
+    scored_on = detection.get("scored_on", "?")
+    counts = [
+        [
+            "all rows",
+            detection.get("n_common"),
+            detection.get("n_detected"),
+            detection.get("n_detected_insample"),
+        ]
+    ]
+    counts += [
+        [s.get("stratum"), s.get("n_common"), s.get("n_detected"), s.get("n_detected_insample")]
+        for s in detection.get("by_stratum") or []
+    ]
+    threshold = detection.get("threshold")
+    chart = detection_chart(
+        strata,
+        float(threshold) if isinstance(threshold, int | float) else 0.9,
+        selected_on,
+        scored_on,
     )
     return join(
-        within if by_stratum else "",
         table(
-            ["structure", "prevalence", "best feature", "best AUROC (all rows)"],
             [
-                [
-                    s.get("structure"),
-                    s.get("prevalence"),
-                    s.get("best_feature"),
-                    s.get("best_auroc"),
-                ]
-                for s in structures
+                "modality and plane",
+                "common structures",
+                f"detected on {scored_on} (feature chosen on {selected_on})",
+                f"in-sample maximum on {selected_on} (optimistic)",
             ],
+            counts,
+        ),
+        element(
+            "figure",
+            image(png_bytes(chart), "structure detection per stratum"),
+            element(
+                "figcaption",
+                f"Held-out AUROC of each structure's best single feature (chosen on "
+                f"{selected_on}, scored on {scored_on}); chance 0.5, dashed line: detection "
+                f"threshold {number(threshold)}.",
+            ),
         ),
     )
 

@@ -59,8 +59,11 @@ def test_summary_collects_the_headline_numbers():
             "structure": ["liver", "brain", "sternum", "liver", "brain"],
             "prevalence": [0.2, 0.1, 0.01, 0.3, 0.2],
             "best_feature": [3, 7, 9, 3, 7],
-            "best_auroc": [0.95, 0.85, 0.99, 0.97, 0.93],
+            "heldout_auroc": [0.95, 0.85, 0.99, 0.97, 0.88],
+            "insample_auroc": [0.97, 0.93, 0.99, 0.98, 0.93],
             "threshold": [0.9] * 5,
+            "selected_on": ["train"] * 5,
+            "scored_on": ["test"] * 5,
         }
     )
     ranking = pl.DataFrame(
@@ -101,10 +104,11 @@ def test_summary_collects_the_headline_numbers():
         summary["structure_detection"]["n_common"],
         summary["structure_detection"]["n_detected"],
     ) == (2, 1)
+    assert summary["structure_detection"]["n_detected_insample"] == 2  # labelled, not headline
     assert summary["structure_detection"]["by_stratum"] == [
-        {"stratum": "ct axial", "n_common": 2, "n_detected": 2}
+        {"stratum": "ct axial", "n_common": 2, "n_detected": 1, "n_detected_insample": 2}
     ]
     assert summary["ranking"]["final_rank"] == 2 and summary["selected_configs"] == ["a"]
     line = headline_line(summary, "val")
     assert "recovery@10 (val) 0.900/0.910/0.800" in line and "winner a" in line
-    assert "structures detected 1/2 (all rows; ct axial 2/2)" in line
+    assert "structures detected 1/2 (feature chosen on train, scored on test; ct axial 1/2)" in line
