@@ -75,7 +75,8 @@ def build_summary(
             row = _row(recovery_summary, method=method, split=split, n_features=recovery_n)
             if row:
                 recovery.setdefault(split, {})[method] = {
-                    name: row[name] for name in ("n_targets", "mean_auc", *DEFINITIONS)
+                    name: row.get(name)
+                    for name in ("n_targets", "mean_auc", *DEFINITIONS, "n_targets_continued")
                 }
     scores = dict(mono_scores.iter_rows())
     fingerprint = {}

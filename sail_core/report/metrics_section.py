@@ -193,6 +193,7 @@ def recovery_table(summary: dict | Missing) -> Html:
             values.get("n_targets"),
             values.get("mean_auc"),
             *(values.get(name) for name in DEFINITIONS),
+            values.get("n_targets_continued"),
         ]
         for split in SPLITS
         for method, values in (recovery.get(split) or {}).items()
@@ -200,7 +201,14 @@ def recovery_table(summary: dict | Missing) -> Html:
     if not rows:
         return unavailable("Recovery", "the summary holds no recovery results")
     return table(
-        ["split", "features", "targets", "mean AUROC", *(n.replace("_", " ") for n in DEFINITIONS)],
+        [
+            "split",
+            "features",
+            "targets",
+            "mean AUROC",
+            *(n.replace("_", " ") for n in DEFINITIONS),
+            "targets past the probe's non-zero coefficients (class-mean difference ranking)",
+        ],
         rows,
     )
 
