@@ -19,6 +19,7 @@ FINGERPRINT_METHODS = {
     "dense_fp": "dense fingerprint (top-K dimensions)",
     "dense_full": "full dense embedding",
 }
+FINGERPRINT_LABELS = ("modality", "orientation", "sex")
 
 
 def _kpi(name: str, value: str, note: str = "") -> Html:
@@ -225,6 +226,12 @@ def fingerprint_table(summary: dict | Missing) -> Html:
             values.get("quality_sd"),
             values.get("relative_to_dense_full"),
             values.get("structure_jaccard"),
+            *(
+                f"{number(values.get(f'precision_{label}'))} / "
+                f"{number(values.get(f'base_rate_{label}'))} / "
+                f"{number(values.get(f'lift_{label}'), 2)}×"
+                for label in FINGERPRINT_LABELS
+            ),
         ]
         for method, description in FINGERPRINT_METHODS.items()
         if isinstance(values := fingerprint.get(method), dict)
@@ -232,7 +239,15 @@ def fingerprint_table(summary: dict | Missing) -> Html:
     if not rows:
         return unavailable("Fingerprint retrieval", "the summary holds no fingerprint results")
     return table(
-        ["retrieval by", "references", "quality", "sd", "rel. to full dense", "structure Jaccard"],
+        [
+            "retrieval by",
+            "references",
+            "quality",
+            "sd",
+            "rel. to full dense",
+            "structure Jaccard",
+            *(f"same {label}: precision / base rate / lift" for label in FINGERPRINT_LABELS),
+        ],
         rows,
     )
 
