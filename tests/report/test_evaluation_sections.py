@@ -1,5 +1,6 @@
 from sail_core.report.figures import detection_chart
 from sail_core.report.metrics_section import detection_table
+from sail_core.report.retrieval_section import _mean_grid
 
 
 def _summary():
@@ -44,3 +45,15 @@ def test_detection_chart_sorts_each_stratum_and_marks_chance():
     assert [t.get_text() for t in pooled.get_yticklabels()] == ["heart", "liver"]
     assert [t.get_text() for t in axial.get_yticklabels()] == ["liver"]
     assert any(list(line.get_xdata()) == [0.5, 0.5] for line in pooled.get_lines())
+
+
+def test_retrieval_precision_is_shown_with_its_base_rate_and_lift():
+    summary = {
+        "mean_precision_at_k": {
+            "weighted": {
+                "modality": {"precision": 0.9, "base_rate": 0.8, "lift": 1.125, "n_queries": 3}
+            }
+        }
+    }
+    html = str(_mean_grid(summary, ["modality"]))
+    assert "0.9 (base 0.8), lift 1.1" in html
