@@ -8,6 +8,7 @@ import re
 import polars as pl
 
 from sail_core.evaluate.detection import ALL_ROWS
+from sail_core.evaluate.protocol import HELD_OUT_SPLIT, selection_note
 from sail_core.evaluate.recovery import DEFINITIONS
 
 RECONSTRUCTION_KEYS = ("fvu", "r2_global_mean")
@@ -28,12 +29,15 @@ def _preference(path: str, split: str) -> tuple[int, int, str]:
     return (split in tokens, max(levels, default=-1), path)
 
 
-def reconstruction_headline(sae_metrics: dict, split: str = "val") -> dict[str, object]:
+def reconstruction_headline(
+    sae_metrics: dict, split: str = "val", only_split: bool = False
+) -> dict[str, object]:
     """FVU and r2_global_mean from an SAE metrics.json of unknown nesting.
 
     Among the numeric entries whose flattened key contains the metric name, the one whose key
-    names `split` is preferred, then the one of the highest level number (the full dictionary),
-    then the alphabetically last key. The key used is returned beside each value.
+    names `split` is preferred (with `only_split`, required), then the one of the highest level
+    number (the full dictionary), then the alphabetically last key. The key used is returned
+    beside each value.
     """
     flat = {
         path: value
@@ -43,6 +47,8 @@ def reconstruction_headline(sae_metrics: dict, split: str = "val") -> dict[str, 
     headline = {}
     for name in RECONSTRUCTION_KEYS:
         candidates = [p for p in flat if re.search(rf"(^|[./_\-]){name}($|[./_\-])", p)]
+        if only_split:
+            candidates = [p for p in candidates if _preference(p, split)[0]]
         best = max(candidates, key=lambda p: _preference(p, split), default=None)
         headline[name] = float(flat[best]) if best else math.nan
         headline[f"{name}_source"] = best
@@ -92,6 +98,13 @@ def build_summary(
         "encoder": encoder,
         "sae": sae,
         "reconstruction": reconstruction_headline(sae_metrics, report_split),
+        "reconstruction_test": reconstruction_headline(sae_metrics, HELD_OUT_SPLIT, True),
+        "splits": {
+            "choices": selection_note(report_split),
+            "recovery_thresholds_and_ranking": report_split,
+            "reported": sorted(recovery),
+            "sae_checkpoint_and_threshold": "val",
+        },
         "recovery_n": recovery_n,
         "recovery": recovery,
         "monosemanticity": {
@@ -163,18 +176,27 @@ def detection_summary(detection: pl.DataFrame, common_prevalence: float) -> dict
     }
 
 
+def _recovery_text(summary: dict, split: str) -> str:
+    top = summary["recovery"].get(split, {}).get("sae_top_coefficients", {})
+    return f"({split}) " + "/".join(f"{top.get(name, math.nan):.3f}" for name in DEFINITIONS)
+
+
 def headline_line(summary: dict, report_split: str) -> str:
     """One readable line of the headline numbers."""
     recon = summary["reconstruction"]
-    top = summary["recovery"].get(report_split, {}).get("sae_top_coefficients", {})
+    recon_test = summary.get("reconstruction_test") or {}
+    recovery = [
+        _recovery_text(summary, split) for split in dict.fromkeys([report_split, HELD_OUT_SPLIT])
+    ]
     sparse = summary["fingerprint"].get("sparse_fp", {})
     detected = summary["structure_detection"]
     parts = [
         f"{summary['encoder']}/{summary['sae']}",
-        f"FVU {recon['fvu']:.4f}",
-        f"R2(global mean) {recon['r2_global_mean']:.4f}",
-        f"recovery@{summary['recovery_n']} ({report_split}) "
-        + "/".join(f"{top.get(name, math.nan):.3f}" for name in DEFINITIONS)
+        f"FVU {recon['fvu']:.4f} ({report_split}) {recon_test.get('fvu', math.nan):.4f} (test)",
+        f"R2(global mean) {recon['r2_global_mean']:.4f} ({report_split}) "
+        f"{recon_test.get('r2_global_mean', math.nan):.4f} (test)",
+        f"recovery@{summary['recovery_n']} "
+        + " ".join(recovery)
         + " [ratio of means/mean of ratios/chance corrected]",
         f"M_top10 {summary['monosemanticity']['M_top10']:.3f}",
         f"M_top50 {summary['monosemanticity']['M_top50']:.3f}",
@@ -185,6 +207,7 @@ def headline_line(summary: dict, report_split: str) -> str:
             f"{s['stratum']} {s['n_detected']}/{s['n_common']}" for s in detected["by_stratum"]
         )
         + ")",
-        f"winner {', '.join(summary['selected_configs']) or '-'}",
+        f"winner {', '.join(summary['selected_configs']) or '-'} "
+        f"({summary.get('splits', {}).get('choices', '?')})",
     ]
     return " | ".join(parts)

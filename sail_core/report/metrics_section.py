@@ -14,6 +14,7 @@ from sail_core.report.sources import Missing, nested
 # the three recovery definitions, keys of the recovery summary (see sail_core.metrics)
 DEFINITIONS = ("ratio_of_means", "mean_of_ratios", "chance_corrected")
 TOP_METHOD = "sae_top_coefficients"
+HELD_OUT = "test"
 FINGERPRINT_METHODS = {
     "sparse_fp": "sparse fingerprint (top-K SAE features)",
     "dense_fp": "dense fingerprint (top-K dimensions)",
@@ -43,8 +44,10 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
     metrics = {} if isinstance(metrics, Missing) else metrics
     summary = {} if isinstance(summary, Missing) else summary
     overall = nested(metrics, split, "overall") or {}
+    held_out = nested(metrics, HELD_OUT, "overall") or {}
     reconstruction = summary.get("reconstruction") or {}
     top = nested(summary, "recovery", split, TOP_METHOD) or {}
+    top_test = nested(summary, "recovery", HELD_OUT, TOP_METHOD) or {}
     mono = summary.get("monosemanticity") or {}
     sparse = nested(summary, "fingerprint", "sparse_fp") or {}
     detection = summary.get("structure_detection") or {}
@@ -52,13 +55,16 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
     boxes = [
         _kpi(
             "FVU",
-            number(overall.get("fvu", reconstruction.get("fvu"))),
-            f"{split} split, whole dictionary",
+            _pair(overall.get("fvu", reconstruction.get("fvu")), held_out.get("fvu")),
+            f"{split} / {HELD_OUT} split, whole dictionary",
         ),
         _kpi(
             "r2_global_mean",
-            number(overall.get("r2_global_mean", reconstruction.get("r2_global_mean"))),
-            f"{split} split, whole dictionary",
+            _pair(
+                overall.get("r2_global_mean", reconstruction.get("r2_global_mean")),
+                held_out.get("r2_global_mean"),
+            ),
+            f"{split} / {HELD_OUT} split, whole dictionary",
         ),
         _kpi(
             "L0 inference / train",
@@ -72,8 +78,17 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
         ),
         _kpi(
             f"recovery at N={number(n_recovery)}",
-            " / ".join(number(top.get(name)) for name in DEFINITIONS),
-            "ratio of means / mean of ratios / chance corrected",
+            f"{' / '.join(number(top.get(name)) for name in DEFINITIONS)} ({split}); "
+            f"{' / '.join(number(top_test.get(name)) for name in DEFINITIONS)} ({HELD_OUT})",
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        "ratio of means / mean of ratios / chance corrected",
+                        nested(summary, "splits", "choices"),
+                    ],
+                )
+            ),
         ),
         _kpi(
             "M_top10 / M_top50",

@@ -35,14 +35,14 @@ def test_missing_reconstruction_metrics_are_nan():
 def test_summary_collects_the_headline_numbers():
     recovery = pl.DataFrame(
         {
-            "method": ["sae_top_coefficients"] * 2,
-            "n_features": [1, 10],
-            "split": ["val"] * 2,
-            "n_targets": [3, 3],
-            "mean_auc": [0.6, 0.8],
-            "ratio_of_means": [0.7, 0.9],
-            "mean_of_ratios": [0.72, 0.91],
-            "chance_corrected": [0.3, 0.8],
+            "method": ["sae_top_coefficients"] * 3,
+            "n_features": [1, 10, 10],
+            "split": ["val", "val", "test"],
+            "n_targets": [3, 3, 3],
+            "mean_auc": [0.6, 0.8, 0.75],
+            "ratio_of_means": [0.7, 0.9, 0.85],
+            "mean_of_ratios": [0.72, 0.91, 0.86],
+            "chance_corrected": [0.3, 0.8, 0.7],
         }
     )
     scores = pl.DataFrame({"statistic": ["m10_top10_mean", "m10_top50_mean"], "value": [0.7, 0.3]})
@@ -82,7 +82,7 @@ def test_summary_collects_the_headline_numbers():
     summary = build_summary(
         "enc",
         "b",
-        {"val": {"fvu": 0.1, "r2_global_mean": 0.9}},
+        {"val": {"fvu": 0.1, "r2_global_mean": 0.9}, "test": {"fvu": 0.12}},
         recovery,
         scores,
         fingerprint,
@@ -110,5 +110,10 @@ def test_summary_collects_the_headline_numbers():
     ]
     assert summary["ranking"]["final_rank"] == 2 and summary["selected_configs"] == ["a"]
     line = headline_line(summary, "val")
-    assert "recovery@10 (val) 0.900/0.910/0.800" in line and "winner a" in line
+    assert "recovery@10 (val) 0.900/0.910/0.800 (test) 0.850/0.860/0.700" in line
+    assert "FVU 0.1000 (val) 0.1200 (test)" in line
+    assert "winner a (selected on val)" in line
+    assert summary["recovery"]["test"]["sae_top_coefficients"]["ratio_of_means"] == 0.85
+    assert math.isnan(summary["reconstruction_test"]["r2_global_mean"])  # never the val value
+    assert summary["splits"]["choices"] == "selected on val"
     assert "structures detected 1/2 (feature chosen on train, scored on test; ct axial 1/2)" in line

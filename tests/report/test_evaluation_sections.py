@@ -1,5 +1,5 @@
 from sail_core.report.figures import detection_chart
-from sail_core.report.metrics_section import detection_table
+from sail_core.report.metrics_section import detection_table, headline
 from sail_core.report.retrieval_section import _mean_grid
 
 
@@ -57,3 +57,19 @@ def test_retrieval_precision_is_shown_with_its_base_rate_and_lift():
     }
     html = str(_mean_grid(summary, ["modality"]))
     assert "0.9 (base 0.8), lift 1.1" in html
+
+
+def test_headline_shows_test_beside_val():
+    metrics = {"val": {"overall": {"fvu": 0.1}}, "test": {"overall": {"fvu": 0.2}}}
+    summary = {
+        "recovery_n": 10,
+        "recovery": {
+            "val": {"sae_top_coefficients": {"ratio_of_means": 0.9}},
+            "test": {"sae_top_coefficients": {"ratio_of_means": 0.8}},
+        },
+        "splits": {"choices": "selected on val"},
+    }
+    html = str(headline(metrics, summary, "val"))
+    assert "0.1 / 0.2" in html and "val / test split" in html
+    assert "0.9 / — / — (val); 0.8 / — / — (test)" in html
+    assert "selected on val" in html
