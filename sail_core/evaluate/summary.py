@@ -74,7 +74,11 @@ def build_summary(
     recovery_n: int,
     fingerprint_k: int,
     report_split: str,
+    keys_selecting_on_test: tuple[str, ...] = (),
 ) -> dict:
+    """The summary of one config. `keys_selecting_on_test` are the config keys allowed to select
+    on test (protocol.check_selection_splits with the opt-in set): the choices are then marked
+    "selected on test"."""
     recovery = {}
     for split in sorted(set(recovery_summary["split"])):
         for method in sorted(set(recovery_summary["method"])):
@@ -100,7 +104,10 @@ def build_summary(
         "reconstruction": reconstruction_headline(sae_metrics, report_split),
         "reconstruction_test": reconstruction_headline(sae_metrics, HELD_OUT_SPLIT, True),
         "splits": {
-            "choices": selection_note(report_split),
+            "choices": selection_note(
+                [report_split, HELD_OUT_SPLIT] if keys_selecting_on_test else [report_split]
+            ),
+            "keys_selecting_on_test": list(keys_selecting_on_test),
             "recovery_thresholds_and_ranking": report_split,
             "reported": sorted(recovery),
             "sae_checkpoint_and_threshold": "val",

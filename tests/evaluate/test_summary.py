@@ -116,4 +116,10 @@ def test_summary_collects_the_headline_numbers():
     assert summary["recovery"]["test"]["sae_top_coefficients"]["ratio_of_means"] == 0.85
     assert math.isnan(summary["reconstruction_test"]["r2_global_mean"])  # never the val value
     assert summary["splits"]["choices"] == "selected on val"
+    leaked = build_summary(
+        "enc", "b", {}, recovery, scores, fingerprint, detection, ranking, 0.05, 10, 5, "val",
+        keys_selecting_on_test=("mining.splits",),
+    )  # fmt: skip
+    assert leaked["splits"]["choices"] == "selected on val+test (selected on test)"
+    assert "(selected on test)" in headline_line(leaked, "val")
     assert "structures detected 1/2 (feature chosen on train, scored on test; ct axial 1/2)" in line
