@@ -5,11 +5,12 @@ import polars as pl
 from sail_core.columns import scan_id
 from sail_core.data.dataset import discover_scan_keys, present_roots
 from sail_core.operational_settings import result_settings
-from sail_core.workflow_config import load_table, validate_config
+from sail_core.workflow_config import load_table, validate_workflow_config
 from sail_core.embed.shards import assign_shards
+from sail_core.evaluate.protocol import keys_selecting_on_test
 from sail_core.report.layout import sae_dir
 
-validate_config(
+validate_workflow_config(
     config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml"
 )
 

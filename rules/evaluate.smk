@@ -174,5 +174,6 @@ rule summarize:
         recovery_n=config["evaluation"]["recovery"]["report_n"],
         fingerprint_k=config["evaluation"]["fingerprint"]["report_k"],
         report_split=config["evaluation"]["recovery"]["report_split"],
+        keys_selecting_on_test=keys_selecting_on_test(config),
     script:
         "../workflow_scripts/summarize.py"

@@ -2,17 +2,24 @@
 
 Matches the query to the labelled features of a finished run with the offline sentence encoder,
 ranks the slices of the chosen split by those features (one per scan), prints them with their
-metadata and the precision@k of every constraint the query states, and writes a panel PNG.
+metadata and the precision@k of every constraint the query states (k = the number of slices
+returned, beside its base rate in the split), and writes a panel PNG. Without --encoder/--sae it
+answers with the labelled pretrained encoder that retrieved best on the run's held-out queries;
+a random-init baseline only when named.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+import zarr
 
 from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
@@ -22,11 +29,19 @@ from sail_core.mine.panels import montage
 from sail_core.retrieval.match import EmbeddingMatcher, load_text_encoder
 from sail_core.retrieval.queries import query_from_text
 from sail_core.retrieval.rank import SCORINGS
-from sail_core.retrieval.run import RetrievalSettings, candidates_from, run_queries
+from sail_core.retrieval.run import (
+    JOINT,
+    RetrievalSettings,
+    base_rates,
+    candidates_from,
+    precision_rows,
+    run_queries,
+)
 from sail_core.sae.codes import CodeStore
 
 PANEL_COLUMNS = 5
 TILE_PX = 128
+RANDOM_INIT = "random_init"
 
 
 class RunLayoutError(ValueError):
@@ -44,14 +59,74 @@ def find_labels(run: Path, encoder: str | None, sae: str | None, labeller: str) 
     return found
 
 
+def encoder_kind(run: Path, encoder: str) -> str | None:
+    """The `kind` recorded in the encoder's first embedding shard; None when there is none."""
+    for shard in sorted(run.glob(f"embeddings/{encoder}/shard-*.zarr")):
+        try:
+            return zarr.open_group(shard, mode="r").attrs.get("kind")
+        except (FileNotFoundError, ValueError, OSError):
+            continue
+    return None
+
+
+def held_out_precision(run: Path, encoder: str, sae: str, labeller: str, scoring: str) -> float:
+    """Mean precision@k of the run's evaluation queries with every stated constraint met
+    (retrieval summary.json), NaN when the run has none."""
+    path = run / "retrieval" / encoder / sae / labeller / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+        value = summary["mean_precision_at_k"][scoring][JOINT]["precision"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return math.nan
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def choose_labels(
+    run: Path, encoder: str | None, sae: str | None, labeller: str, scoring: str
+) -> tuple[Path, str]:
+    """The label table to answer with and why: the named encoder/SAE as asked; otherwise the
+    pretrained (not random-init) labelled config with the best held-out query precision."""
+    found = find_labels(run, encoder, sae, labeller)
+    if encoder:
+        return found[0], "as named"
+    pretrained = [p for p in found if encoder_kind(run, p.parent.parent.name) != RANDOM_INIT]
+    if not pretrained:
+        names = ", ".join(sorted({p.parent.parent.name for p in found}))
+        raise RunLayoutError(
+            f"{run}: only random-init encoders are labelled ({names}); name one with --encoder "
+            "to query a random baseline"
+        )
+    scored = [
+        (held_out_precision(run, p.parent.parent.name, p.parent.name, labeller, scoring), p)
+        for p in pretrained
+    ]
+    best, path = min(
+        scored,
+        key=lambda item: (
+            not math.isfinite(item[0]),
+            -item[0] if math.isfinite(item[0]) else 0.0,
+            item[1],
+        ),
+    )
+    reason = (
+        f"pretrained, best held-out query precision ({scoring}, all constraints) {best:.3f}"
+        if math.isfinite(best)
+        else "pretrained, no held-out query results to compare (first by name)"
+    )
+    return path, reason
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sail", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="retrieve slices for a clinical text query")
     query.add_argument("text", help='e.g. "Axial CT of the skull and brain"')
     query.add_argument("--run", type=Path, default=Path("results"), help="results folder")
-    query.add_argument("--encoder", help="encoder name (default: the first labelled one)")
-    query.add_argument("--sae", help="SAE name (default: the first labelled one)")
+    query.add_argument(
+        "--encoder",
+        help="encoder name (default: the labelled pretrained one best on held-out queries)",
+    )
+    query.add_argument("--sae", help="SAE name (default: as for --encoder)")
     query.add_argument("--labeller", default="offline", choices=("offline", "anthropic"))
     query.add_argument("--top", type=int, default=10, help="slices to return (one per scan)")
     query.add_argument("--scoring", default="weighted", choices=SCORINGS)
@@ -82,11 +157,11 @@ def write_panel(results: pl.DataFrame, index: pl.DataFrame, run: Path, title: st
 
 
 def query_command(args: argparse.Namespace) -> int:
-    labels_path, *others = find_labels(args.run, args.encoder, args.sae, args.labeller)
+    labels_path, reason = choose_labels(
+        args.run, args.encoder, args.sae, args.labeller, args.scoring
+    )
     encoder, sae = labels_path.parent.parent.name, labels_path.parent.name
-    if others:
-        choices = ", ".join(f"{p.parent.parent.name}/{p.parent.name}" for p in others)
-        print(f"using {encoder}/{sae}; also labelled (choose with --encoder/--sae): {choices}")
+    print(f"using {encoder}/{sae} ({reason}; choose with --encoder/--sae)")
     index, index_hash = read_index(args.run / "slices" / "index.parquet")
     store = CodeStore(args.run / "codes" / encoder / f"{sae}.zarr", index_hash)
     labels = pl.read_parquet(labels_path)
@@ -110,12 +185,28 @@ def query_command(args: argparse.Namespace) -> int:
     print("matched features:")
     for row in out.matches.iter_rows(named=True):
         print(f"  {row['feature']:>6}  {row['similarity']:.3f}  {row['label']}")
+    precision = out.precision
+    if 0 < out.results.height < args.top:
+        print(
+            f"{out.results.height} of the {args.top} slices asked for: only these scans of the "
+            f"{args.split} split have a slice on which a matched feature fires; precision@"
+            f"{out.results.height} below"
+        )
+        split_rows = index.filter(pl.col("split") == args.split)
+        precision = pl.DataFrame(
+            precision_rows(
+                query,
+                out.results,
+                replace(settings, k=out.results.height),
+                base_rates(query, split_rows),
+            )
+        )
     with pl.Config(
         tbl_rows=args.top, tbl_cols=-1, tbl_width_chars=160, tbl_hide_dataframe_shape=True
     ):
         print(out.results.drop("query", "scoring"))
-        if out.precision.height:
-            print(out.precision.select("dimension", "k", "precision_at_k"))
+        if precision.height:
+            print(precision.select("dimension", "k", "precision_at_k", "base_rate", "lift"))
     write_panel(out.results, index, args.run, query.text, args.out)
     print(f"panel: {args.out}")
     return 0

@@ -244,3 +244,25 @@ def balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
     if y.all() or not y.any():
         return math.nan
     return float(((predicted[y]).mean() + (~predicted[~y]).mean()) / 2)
+
+
+def standardised_mean_difference(x, y) -> np.ndarray:
+    """Per column |mean over positive rows - mean over negative rows| / standard deviation over
+    all rows (0 for a constant column; NaN without both classes). `x` may be sparse."""
+    y = np.asarray(y, dtype=bool)
+    if y.all() or not y.any():
+        return np.full(x.shape[1], np.nan)
+    mean = np.asarray(x.mean(axis=0, dtype=np.float64)).ravel()
+    square = x.multiply(x) if hasattr(x, "multiply") else np.square(x, dtype=np.float64)
+    std = np.sqrt(np.maximum(np.asarray(square.mean(axis=0)).ravel() - mean**2, 0.0))
+    positive = np.asarray(x[y].mean(axis=0, dtype=np.float64)).ravel()
+    negative = np.asarray(x[~y].mean(axis=0, dtype=np.float64)).ravel()
+    difference = np.abs(positive - negative)
+    return np.divide(difference, std, out=np.zeros_like(difference), where=std > 0)
+
+
+def lift(precision: float, base_rate: float) -> float:
+    """precision / base rate (how many times chance); NaN when the base rate is 0 or unknown."""
+    if base_rate is None or math.isnan(base_rate) or base_rate <= 0:
+        return math.nan
+    return float(precision / base_rate)

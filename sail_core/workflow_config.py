@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator, validators
 
+from sail_core.evaluate.protocol import SelectionLeak, check_selection_splits
+
 
 class ConfigError(ValueError):
     pass
@@ -52,6 +54,19 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(f"{source}: {_key_path(first)}: {first.message}{more}")
+    return config
+
+
+def validate_workflow_config(
+    config: dict, schema_path: str | Path, source: str = "config"
+) -> dict:
+    """validate_config, then the protocol: no selection step may use test rows unless the config
+    opts in by name (sail_core.evaluate.protocol)."""
+    validate_config(config, schema_path, source)
+    try:
+        check_selection_splits(config)
+    except SelectionLeak as err:
+        raise ConfigError(f"{source}: {err}") from None
     return config
 
 

@@ -6,7 +6,12 @@ import yaml
 from sail_core.embed.registry import resolve_spec
 from sail_core.operational_settings import result_settings, with_operational
 from sail_core.sae.config import parse_sae_name
-from sail_core.workflow_config import ConfigError, load_table, validate_config
+from sail_core.workflow_config import (
+    ConfigError,
+    load_table,
+    validate_config,
+    validate_workflow_config,
+)
 
 ROOT = Path(__file__).parents[1]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
@@ -39,6 +44,24 @@ def test_wrong_value_names_its_path():
     config = _default_config() | {"split": {"train_fraction": 1.5}}
     with pytest.raises(ConfigError, match=r"config.yaml: split.train_fraction: 1.5"):
         validate_config(config, SCHEMA, "config.yaml")
+
+
+def test_a_selection_step_on_test_is_refused_unless_opted_in_by_name():
+    config = _default_config()
+    config["mining"] = {"splits": ["train", "val", "test"]}
+    with pytest.raises(ConfigError) as err:
+        validate_workflow_config(config, SCHEMA, "config.yaml")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("config.yaml: mining.splits includes 'test'")
+    config["evaluation"]["allow_selection_on_test"] = True
+    validate_workflow_config(config, SCHEMA, "config.yaml")
+
+
+def test_the_demo_and_the_study_preset_choose_on_train_and_val_only():
+    validate_workflow_config(_default_config(), SCHEMA, "config.yaml")
+    preset = ROOT / "config" / "totalsegmentator.yaml"
+    validate_workflow_config(yaml.safe_load(preset.read_text()), SCHEMA, str(preset))
 
 
 def _settings_without_description(node: dict, path: str = "") -> list[str]:

@@ -119,3 +119,19 @@ def test_precision_and_average_precision():
     assert metrics.precision_at_k(rel, 10) == 0.2
     assert metrics.average_precision(rel) == pytest.approx((1 + 2 / 3) / 2)
     assert math.isnan(metrics.average_precision([False, False]))
+
+
+def test_standardised_mean_difference_in_closed_form():
+    x = np.array([[1.0, 5.0, 0.0], [3.0, 5.0, 2.0], [0.0, 5.0, 0.0], [0.0, 5.0, 2.0]])
+    y = np.array([True, True, False, False])
+    # column 0: means 2 vs 0, std over all rows sqrt(mean(x^2) - mean^2) = sqrt(2.5 - 1)
+    # column 1: constant -> 0; column 2: means 1 vs 1 -> 0
+    expected = [2 / math.sqrt(1.5), 0.0, 0.0]
+    np.testing.assert_allclose(metrics.standardised_mean_difference(x, y), expected)
+    np.testing.assert_allclose(metrics.standardised_mean_difference(sp.csr_matrix(x), y), expected)
+    assert np.isnan(metrics.standardised_mean_difference(x, np.ones(4, bool))).all()
+
+
+def test_lift_is_precision_over_base_rate():
+    assert metrics.lift(0.6, 0.2) == pytest.approx(3.0)
+    assert math.isnan(metrics.lift(0.6, 0.0)) and math.isnan(metrics.lift(0.6, math.nan))

@@ -23,6 +23,7 @@ summary = build_summary(
     recovery_n=params.recovery_n,
     fingerprint_k=params.fingerprint_k,
     report_split=params.report_split,
+    keys_selecting_on_test=tuple(params.keys_selecting_on_test),
 )
 write_json(snakemake.output.summary, summary)
 log.info("headline: %s", headline_line(summary, params.report_split))

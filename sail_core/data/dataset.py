@@ -46,15 +46,16 @@ def normalise_study_type(value: str | None) -> str | None:
 
 
 def age_bin(age: pl.Expr) -> pl.Expr:
-    """Bins [0,40], (40,60], (60,80], (80,inf) as in the study, with labels that say so."""
+    """Bins [0,40), [40,60), [60,80), [80,inf), as their labels say: "<40" is below 40 and
+    ">=80" includes 80 (the study's bins closed on the right, putting 40 in "<40")."""
     return (
         pl.when(age.is_null())
         .then(None)
-        .when(age <= 40)
+        .when(age < 40)
         .then(pl.lit("<40"))
-        .when(age <= 60)
+        .when(age < 60)
         .then(pl.lit("40-60"))
-        .when(age <= 80)
+        .when(age < 80)
         .then(pl.lit("60-80"))
         .otherwise(pl.lit(">=80"))
     )

@@ -57,6 +57,7 @@ MAX_SHARD_BYTES = 16 << 20
 class SlicingParams:
     size: int
     presence_min_voxels: int = 1
+    # of voxels != 0, not > 0: 0 is padding, negatives are resampling undershoot inside tissue
     mri_percentiles: tuple[float, float] = (1.0, 99.0)
     seed: int = 0  # slicing is deterministic; the run's seed is recorded with the outputs
     anisotropy_tolerance_mm: float = 1e-3

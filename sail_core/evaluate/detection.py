@@ -4,6 +4,10 @@ a structure's presence, for every (feature, structure) pair at once.
 With the Mann-Whitney form of AUROC (ties count one half, as in linear.roc_auc), the rank sum of
 the positive rows splits into the ranks of the non-zero activations and the shared mid-rank of
 the zeros, so two sparse products give the whole (features x structures) table.
+
+The maximum over thousands of features, scored on the rows it was picked on, is optimistic (most
+of all for rare structures and small strata), so each structure's feature is chosen on one set of
+rows and reported on another.
 """
 
 from __future__ import annotations
@@ -50,45 +54,77 @@ def structure_detection(
     codes: sp.csr_matrix,
     presence: np.ndarray,
     structures: list[str],
+    selection_rows: np.ndarray,
+    heldout_rows: np.ndarray,
     threshold: float = 0.9,
     strata: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Per structure: prevalence, the best single feature, its AUROC and how many features
-    reach `threshold`, over all rows (stratum "all") and, when `strata` labels the rows, within
-    each stratum as well (e.g. "ct axial": whether a structure is in a slice means something else
-    in each plane)."""
+    """Per structure, the feature whose activation best detects it on `selection_rows` (the
+    in-sample maximum, `insample_auroc`) and that same feature's AUROC on `heldout_rows`
+    (`heldout_auroc`, the number to report); prevalence and n_positive are those of the held-out
+    rows. Over all rows (stratum "all") and, when `strata` labels the rows, within each stratum,
+    choosing and scoring inside it (e.g. "ct axial": whether a structure is in a slice means
+    something else in each plane)."""
+    selection_rows, heldout_rows = np.asarray(selection_rows), np.asarray(heldout_rows)
     tables = [
-        _detection(codes, presence, structures, threshold).with_columns(stratum=pl.lit(ALL_ROWS))
+        _detection(
+            codes, presence, structures, selection_rows, heldout_rows, threshold
+        ).with_columns(stratum=pl.lit(ALL_ROWS))
     ]
     if strata is not None:
         strata = np.asarray(strata)
         for stratum in sorted(set(strata.tolist())):
-            rows = np.flatnonzero(strata == stratum)
             tables.append(
-                _detection(codes[rows], presence[rows], structures, threshold).with_columns(
-                    stratum=pl.lit(str(stratum))
-                )
+                _detection(
+                    codes,
+                    presence,
+                    structures,
+                    selection_rows[strata[selection_rows] == stratum],
+                    heldout_rows[strata[heldout_rows] == stratum],
+                    threshold,
+                ).with_columns(stratum=pl.lit(str(stratum)))
             )
     return pl.concat(tables).select("stratum", pl.exclude("stratum"))
 
 
 def _detection(
-    codes: sp.csr_matrix, presence: np.ndarray, structures: list[str], threshold: float
+    codes: sp.csr_matrix,
+    presence: np.ndarray,
+    structures: list[str],
+    selection_rows: np.ndarray,
+    heldout_rows: np.ndarray,
+    threshold: float,
 ) -> pl.DataFrame:
-    auroc = single_feature_auroc(codes, presence)
+    n_structures = len(structures)
+    if selection_rows.size:
+        auroc = single_feature_auroc(codes[selection_rows], presence[selection_rows])
+    else:
+        auroc = np.full((codes.shape[1], n_structures), np.nan)
     defined = ~np.isnan(auroc).all(axis=0)
     best = np.argmax(np.nan_to_num(auroc, nan=-np.inf), axis=0)
+    heldout = presence[heldout_rows]
+    heldout_auroc = np.full(n_structures, np.nan)
+    if heldout_rows.size and defined.any():
+        chosen = np.flatnonzero(defined)
+        scored = single_feature_auroc(codes[heldout_rows][:, best[chosen]], heldout[:, chosen])
+        heldout_auroc[chosen] = np.diagonal(scored)
+    n_heldout = max(heldout_rows.size, 1)
     best_feature = pl.col("best_feature")
     return (
         pl.DataFrame(
             {
                 "structure": [s.removeprefix(STRUCTURE_PREFIX) for s in structures],
-                "n_positive": presence.sum(axis=0).astype(np.int64),
-                "prevalence": presence.mean(axis=0),
+                "n_positive": heldout.sum(axis=0).astype(np.int64),
+                "prevalence": heldout.sum(axis=0) / n_heldout,
+                "n_selection_rows": np.full(n_structures, selection_rows.size, dtype=np.int64),
+                "n_heldout_rows": np.full(n_structures, heldout_rows.size, dtype=np.int64),
                 "best_feature": best.astype(np.int32),
-                "best_auroc": np.where(defined, auroc[best, np.arange(best.size)], np.nan),
-                "threshold": np.full(best.size, threshold),
-                "n_features_reaching": (np.nan_to_num(auroc, nan=0.0) >= threshold).sum(axis=0),
+                "insample_auroc": np.where(defined, auroc[best, np.arange(best.size)], np.nan),
+                "heldout_auroc": heldout_auroc,
+                "threshold": np.full(n_structures, threshold),
+                "n_features_reaching_insample": (np.nan_to_num(auroc, nan=0.0) >= threshold).sum(
+                    axis=0
+                ),
             }
         )
         .with_columns(pl.when(pl.Series(defined)).then(best_feature).alias("best_feature"))

@@ -8,8 +8,11 @@
 - retrieval: the most similar slice of each scan other than the reference's own scan, best
   `n_retrieved` scans.
 - quality: mean cosine in the full dense space between the reference and what it retrieved
-  (the study's measure, optimal for dense_full by construction); agreement: precision@k and
-  average precision of same modality / orientation / sex, and mean structure Jaccard.
+  (the study's measure, optimal for dense_full by construction); agreement: precision over the
+  retrieved list and average precision over the retrieved list only (`ap_over_retrieved_*`, not
+  AP over the pool) of same modality / orientation / sex, and mean structure Jaccard.
+- base rate: the share of pool rows outside the reference's scan with the reference's value,
+  i.e. the precision of a random retrieval; lift = mean precision / mean base rate.
 References are a seeded sample of the pool's row ids.
 """
 
@@ -93,19 +96,39 @@ def dense_fingerprint(vector: np.ndarray, k: int) -> np.ndarray:
     return np.lexsort((np.arange(vector.size), -np.abs(vector)))[:k]
 
 
-def agreement(reference: int, retrieved: np.ndarray, labels: dict, presence: np.ndarray) -> dict:
-    """precision@n and average precision per label, mean structure Jaccard; rows are pool
-    positions. A reference without a label value gets NaN for that label."""
+def base_rates(values: list, scans: np.ndarray) -> np.ndarray:
+    """Per pool row: the share of rows of other scans holding the row's value (NaN for a row
+    without a value or a pool of one scan)."""
+    table = pl.DataFrame({"scan": scans, "value": values}, strict=False)
+    counted = table.with_columns(
+        pl.len().over("value").alias("n_value"),
+        pl.len().over("scan", "value").alias("n_scan_value"),
+        pl.len().over("scan").alias("n_scan"),
+    )
+    others = table.height - counted["n_scan"].to_numpy()
+    same = (counted["n_value"] - counted["n_scan_value"]).to_numpy().astype(np.float64)
+    rate = np.divide(same, others, out=np.full(same.size, np.nan), where=others > 0)
+    rate[table["value"].is_null().to_numpy()] = np.nan
+    return rate
+
+
+def agreement(
+    reference: int, retrieved: np.ndarray, labels: dict, presence: np.ndarray, base: dict
+) -> dict:
+    """precision over the retrieved list, average precision over that list, and the base rate
+    per label; mean structure Jaccard. Rows are pool positions; `base` maps a label to the
+    per-row base rates. A reference without a label value gets NaN for that label."""
     scores = {}
     for name, values in labels.items():
+        scores[f"base_rate_{name}"] = float(base[name][reference])
         if values[reference] is None:
-            scores[f"precision_{name}"] = scores[f"ap_{name}"] = np.nan
+            scores[f"precision_{name}"] = scores[f"ap_over_retrieved_{name}"] = np.nan
             continue
         relevant = [values[r] == values[reference] for r in retrieved]
         scores[f"precision_{name}"] = (
             metrics.precision_at_k(relevant, len(relevant)) if relevant else np.nan
         )
-        scores[f"ap_{name}"] = metrics.average_precision(relevant)
+        scores[f"ap_over_retrieved_{name}"] = metrics.average_precision(relevant)
     jaccards = [metrics.mean_pairwise_jaccard(presence[[reference, r]]) for r in retrieved]
     scores["structure_jaccard"] = float(np.mean(jaccards)) if jaccards else np.nan
     return scores
@@ -120,11 +143,13 @@ def retrieve_all(
 ) -> tuple[list[dict], list[dict]]:
     """Per-reference records and the retrieved lists at `report_k`; `references` are pool
     positions and every matrix is aligned with `pool`."""
-    segments = scan_segments(scan_codes(pool)[0])
+    scans = scan_codes(pool)[0]
+    segments = scan_segments(scans)
     always_active = codes.getnnz(axis=0) == codes.shape[0]
     columns = codes.tocsc()
     unit = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
     labels = {n: pool[c].to_list() for n, c in AGREEMENT_COLUMNS.items() if c in pool.columns}
+    base = {name: base_rates(values, scans) for name, values in labels.items()}
     presence = pool.select(structure_columns(pool)).to_numpy().astype(bool)
     row_ids = pool["row_id"].to_numpy()
     per_reference, retrieved_rows = [], []
@@ -154,7 +179,7 @@ def retrieve_all(
                     "quality_sd": float(q.std()) if q.size else np.nan,
                     "quality_min": float(q.min()) if q.size else np.nan,
                     "quality_max": float(q.max()) if q.size else np.nan,
-                    **agreement(ref, hits, labels, presence),
+                    **agreement(ref, hits, labels, presence, base),
                 }
             )
             if k in (None, settings.report_k):
@@ -176,10 +201,15 @@ def retrieve_all(
 
 
 def summarise(per_reference: pl.DataFrame) -> pl.DataFrame:
-    """Per method and K: reference count, mean and sd of quality, mean agreement; for the
-    sparse fingerprint also its quality relative to dense_full and to dense_fp at the same K."""
+    """Per method and K: reference count, mean and sd of quality, mean agreement, mean base rate
+    and lift (mean precision / mean base rate) per label; for the sparse fingerprint also its quality relative to dense_full and to dense_fp at the same K."""
     agreement_columns = [
-        c for c in per_reference.columns if c.startswith(("precision_", "ap_", "structure_"))
+        c
+        for c in per_reference.columns
+        if c.startswith(("precision_", "ap_over_retrieved_", "base_rate_", "structure_"))
+    ]
+    lift_names = [
+        c.removeprefix("base_rate_") for c in agreement_columns if c.startswith("base_rate_")
     ]
     summary = (
         per_reference.group_by("method", "k")
@@ -190,6 +220,12 @@ def summarise(per_reference: pl.DataFrame) -> pl.DataFrame:
             *[pl.col(c).fill_nan(None).mean() for c in agreement_columns],
         )
         .sort("method", "k", nulls_last=True)
+        .with_columns(
+            pl.col(f"precision_{name}")
+            .truediv(pl.when(pl.col(f"base_rate_{name}") > 0).then(pl.col(f"base_rate_{name}")))
+            .alias(f"lift_{name}")
+            for name in lift_names
+        )
     )
     full = summary.filter(pl.col("method") == "dense_full")["quality"]
     dense_fp = summary.filter(pl.col("method") == "dense_fp").select(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.linear_model import LogisticRegression
 
 from sail_core.metrics import balanced_accuracy, f1, roc_auc
@@ -63,20 +64,45 @@ class FittedProbe:
     standardiser: Standardiser
     weights: np.ndarray
     intercept: float
+    penalty: str
     c: float
     c_source: str
     fit_seconds: float
+
+    @property
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self.weights))
 
     def decision(self, x) -> np.ndarray:
         return np.asarray(self.standardiser(x) @ self.weights).ravel() + self.intercept
 
 
+PENALTIES = ("l1", "l2")
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def penalty_arguments(penalty: str, sklearn_version: str = sklearn.__version__) -> dict:
+    """LogisticRegression arguments that fit `penalty` on the given scikit-learn release.
+
+    Before 1.8 only `penalty` selects L1 (`l1_ratio` is ignored unless the penalty is
+    elastic-net); from 1.8 on `penalty` is deprecated and `l1_ratio` alone selects it.
+    """
+    if penalty not in PENALTIES:
+        raise ValueError(f"unknown probe penalty {penalty!r} (expected one of {PENALTIES})")
+    solver = "liblinear" if penalty == "l1" else "lbfgs"
+    if _release(sklearn_version) < (1, 8):
+        return {"penalty": penalty, "solver": solver}
+    return {"l1_ratio": 1.0 if penalty == "l1" else 0.0, "solver": solver}
+
+
 def _logistic(c: float, penalty: str, settings: FitSettings) -> LogisticRegression:
-    l1 = penalty == "l1"
     return LogisticRegression(
         C=c,
-        l1_ratio=1.0 if l1 else 0.0,
-        solver="liblinear" if l1 else "lbfgs",
+        **penalty_arguments(penalty),
         class_weight="balanced",
         max_iter=settings.max_iter,
         random_state=settings.seed,
@@ -107,6 +133,7 @@ def fit_probe(
         standardiser,
         weights,
         intercept,
+        penalty,
         c,
         "val_auroc" if tunable else "default (val lacks a class)",
         time.perf_counter() - started,

@@ -6,7 +6,8 @@ specificity S(N) the entropy-based concentration of their structures, and
 M(N) = max(0, C(N) - null(N)) * S(N), with null(N) the mean coherence of N random slices of the
 same rows. Features firing on every row are not scored; nor are features with fewer scans than
 the smallest N, and M(N) is NaN for an N above a feature's scan count. Beside it, the best
-single-feature AUROC of every structure's presence on the same rows (detection.py).
+single feature detecting every structure's presence, chosen on `detection_selection_splits`
+and scored on the held-out split (detection.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import polars as pl
 from sail_core import metrics
 from sail_core.columns import structure_columns
 from sail_core.evaluate.detection import structure_detection
+from sail_core.evaluate.protocol import HELD_OUT_SPLIT
 from sail_core.mine.mining import stream_features
 from sail_core.sae.codes import CodeStore
 
@@ -36,6 +38,8 @@ class MonosemanticitySettings:
     detection_auroc: float
     chunk_rows: int
     seed: int
+    detection_selection_splits: tuple[str, ...] = ("train",)
+    detection_heldout_split: str = HELD_OUT_SPLIT
 
 
 @dataclass(frozen=True)
@@ -171,14 +175,22 @@ def run_monosemanticity(
         int((~stats["dead"]).sum()) - always_active.len() - features.height,
         n_values[0],
     )
-    split_rows = np.flatnonzero(in_splits)
+    split_of_row = index["split"].to_numpy()
+    selection_rows = np.flatnonzero(np.isin(split_of_row, settings.detection_selection_splits))
+    heldout_rows = np.flatnonzero(split_of_row == settings.detection_heldout_split)
+    detection_rows = np.union1d(selection_rows, heldout_rows)
     planes = (index["modality"] + " " + index["orientation"]).to_numpy()
     detection = structure_detection(
-        store.read_rows(split_rows),
-        presence[split_rows],
+        store.read_rows(detection_rows),
+        presence[detection_rows],
         columns,
+        np.searchsorted(detection_rows, selection_rows),
+        np.searchsorted(detection_rows, heldout_rows),
         settings.detection_auroc,
-        strata=planes[split_rows],
+        strata=planes[detection_rows],
+    ).with_columns(
+        selected_on=pl.lit("+".join(settings.detection_selection_splits)),
+        scored_on=pl.lit(settings.detection_heldout_split),
     )
     return MonosemanticityResult(
         features=features,

@@ -57,6 +57,7 @@ METRICS_SCHEMA = {
     "roc_auc": pl.Float64,
     "f1": pl.Float64,
     "balanced_accuracy": pl.Float64,
+    "penalty": pl.Utf8,
     "c": pl.Float64,
     "c_source": pl.Utf8,
     "n_features": pl.Int64,
@@ -142,10 +143,11 @@ def probe_target(
                     "feature_type": feature_type,
                     "split": split,
                     **score_probe(probe, x[split], y[split]),
+                    "penalty": probe.penalty,
                     "c": probe.c,
                     "c_source": probe.c_source,
                     "n_features": block.n_features,
-                    "n_nonzero": int(np.count_nonzero(weights)),
+                    "n_nonzero": probe.n_nonzero,
                     "fit_seconds": probe.fit_seconds,
                 }
             )

@@ -23,6 +23,8 @@ import math
 import numpy as np
 import polars as pl
 
+from sail_core.evaluate.protocol import selection_note
+
 PERF_STATISTICS = {"mean_n_features": False, "recovery_curve_area": True}
 TOP_METHOD = "sae_top_coefficients"
 RANKING_INPUT_SCHEMA = {
@@ -33,6 +35,7 @@ RANKING_INPUT_SCHEMA = {
     "perf_statistic": pl.Utf8,
     "perf_value": pl.Float64,
     "n_targets": pl.Int64,
+    "chosen_on": pl.Utf8,
 }
 
 
@@ -147,6 +150,7 @@ def build_ranking(
                     perf_statistic, kept, summaries[sae], report_split, largest_n
                 ),
                 "n_targets": targets.height,
+                "chosen_on": selection_note(report_split),
             }
         )
     table = pl.DataFrame(records, schema=RANKING_INPUT_SCHEMA)

@@ -3,7 +3,10 @@
 For every probe target whose dense AUROC on the report split exceeds the cut-off, and every N,
 a probe is refitted (same training subsample, C tuned on val) on
 - `sae_top_coefficients`: the N SAE features with the largest |coefficient| in that target's
-  full sparse probe;
+  full sparse probe; past the probe's non-zero coefficients (an L1 probe keeps few) the list
+  continues with the `continuation` ranking fitted on the training rows (class-mean difference:
+  |mean of positives - mean of negatives| / sd) or, with continuation "none", the curve stops
+  there. Every curve row says which ranking chose its features and the probe's n_nonzero;
 - `pca`: the first N principal components of the dense embeddings (fitted on the group's
   training rows);
 - `random_features`: N SAE features drawn at random (seeded, nested in N) among those active on
@@ -38,6 +41,10 @@ from sail_core.sae.codes import CodeStore
 logger = logging.getLogger(__name__)
 
 METHODS = ("sae_top_coefficients", "pca", "random_features")
+CONTINUATIONS = ("class_mean_difference", "none")
+PROBE_RANKING = "probe |coefficient|"
+CONTINUED_RANKING = "probe |coefficient|, then class-mean difference on train"
+METHOD_RANKINGS = {"pca": "principal component order", "random_features": "seeded random"}
 FULL_SPARSE = "sae_all_features"
 DEFINITIONS = {
     "ratio_of_means": metrics.recovery_ratio_of_means,
@@ -53,11 +60,16 @@ class RecoverySettings:
     min_dense_auc: float
     report_split: str
     methods: tuple[str, ...]
+    continuation: str = "class_mean_difference"
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:
             raise ValueError(f"unknown recovery method(s): {', '.join(unknown)}")
+        if self.continuation not in CONTINUATIONS:
+            raise ValueError(
+                f"unknown recovery continuation {self.continuation!r} (one of {CONTINUATIONS})"
+            )
 
 
 CURVE_SCHEMA = {
@@ -72,6 +84,8 @@ CURVE_SCHEMA = {
     "f1": pl.Float64,
     "balanced_accuracy": pl.Float64,
     "c": pl.Float64,
+    "ranking": pl.Utf8,
+    "n_nonzero": pl.Int64,
 }
 THRESHOLD_SCHEMA = {
     "group": pl.Utf8,
@@ -90,6 +104,7 @@ SUMMARY_SCHEMA = {
     "mean_auc": pl.Float64,
     "mean_dense_auc": pl.Float64,
     **{name: pl.Float64 for name in DEFINITIONS},
+    "n_targets_continued": pl.Int64,
 }
 
 
@@ -119,28 +134,50 @@ def _random_order(sparse: Features, train_rows: dict[str, np.ndarray], seed: int
     return np.random.default_rng(seed).permutation(active)
 
 
+def sae_feature_order(
+    coefficient_order: np.ndarray, n_nonzero: int, x_train, y_train, continuation: str
+) -> np.ndarray:
+    """The probe's non-zero coefficients by |coefficient| (`coefficient_order` is that ranking,
+    possibly padded with zero weights), then, unless `continuation` is "none", the remaining
+    features active on the training rows by class-mean difference there (ties: lower index)."""
+    probe_part = np.asarray(coefficient_order[:n_nonzero], dtype=np.int64)
+    if continuation == "none":
+        return probe_part
+    score = np.nan_to_num(metrics.standardised_mean_difference(x_train, y_train), nan=0.0)
+    score[probe_part] = 0.0
+    rest = np.lexsort((np.arange(score.size), -score))
+    return np.concatenate([probe_part, rest[score[rest] > 0]])
+
+
 def _target_curves(
     target: Target,
     ranking: np.ndarray,
+    n_nonzero: int,
     features: dict[str, Features],
     pca: Features,
     random_order: np.ndarray,
     rows: dict[str, np.ndarray],
-    n_values: tuple[int, ...],
-    methods: tuple[str, ...],
+    settings: RecoverySettings,
     fit_settings: FitSettings,
 ) -> list[dict]:
+    y = {split: target.positive[rows[split]] for split in SPLITS}
+    sae_order = sae_feature_order(
+        ranking,
+        n_nonzero,
+        features["sparse"].take(rows["train"]),
+        y["train"],
+        settings.continuation,
+    )
     sources = {
-        "sae_top_coefficients": ("sparse", features["sparse"], ranking),
+        "sae_top_coefficients": ("sparse", features["sparse"], sae_order),
         "pca": ("dense", pca, np.arange(pca.n_features)),
         "random_features": ("sparse", features["sparse"], random_order),
     }
-    y = {split: target.positive[rows[split]] for split in SPLITS}
     records = []
-    for method in methods:
+    for method in settings.methods:
         feature_type, block, order = sources[method]
         x = {split: block.take(rows[split]) for split in SPLITS}
-        for n in (n for n in n_values if n <= order.size):
+        for n in (n for n in settings.n_values if n <= order.size):
             columns = order[:n]
             probe = fit_probe(
                 x["train"][:, columns],
@@ -150,6 +187,12 @@ def _target_curves(
                 fit_settings,
                 feature_type,
             )
+            if method == "sae_top_coefficients":
+                # the coefficient table holds the top n_top_coefficients only
+                in_probe = n <= min(n_nonzero, ranking.size)
+                ranking_name = PROBE_RANKING if in_probe else CONTINUED_RANKING
+            else:
+                ranking_name = METHOD_RANKINGS[method]
             for split in SPLITS:
                 records.append(
                     {
@@ -160,6 +203,8 @@ def _target_curves(
                         "split": split,
                         **score_probe(probe, x[split][:, columns], y[split]),
                         "c": probe.c,
+                        "ranking": ranking_name,
+                        "n_nonzero": n_nonzero if method == "sae_top_coefficients" else None,
                     }
                 )
     return records
@@ -205,8 +250,12 @@ def summary_table(curves: pl.DataFrame, probe_metrics: pl.DataFrame) -> pl.DataF
         "split",
         "roc_auc",
     )
-    curves = curves.select(full_sparse.columns)
-    joined = pl.concat([curves, full_sparse.join(curves, on=["group", "target"], how="semi")]).join(
+    continued = pl.col("ranking").eq_missing(CONTINUED_RANKING).alias("continued")
+    curves = curves.select(*full_sparse.columns, continued)
+    full_sparse = full_sparse.join(curves, on=["group", "target"], how="semi").with_columns(
+        continued=pl.lit(False)
+    )
+    joined = pl.concat([curves, full_sparse]).join(
         dense, on=["group", "target", "split"], how="left"
     )
     records = []
@@ -225,6 +274,7 @@ def summary_table(curves: pl.DataFrame, probe_metrics: pl.DataFrame) -> pl.DataF
                 _mean(auc),
                 _mean(dense_auc),
                 *(f(auc, dense_auc) for f in DEFINITIONS.values()),
+                int(part["continued"].sum()),
             )
         )
     return pl.DataFrame(records, schema=SUMMARY_SCHEMA, orient="row").sort(
@@ -239,6 +289,16 @@ def _ranking(coefficients: pl.DataFrame, target: Target) -> np.ndarray:
         & (pl.col("target") == target.name)
     )
     return rows.sort("rank")["feature"].to_numpy()
+
+
+def _n_nonzero(probe_metrics: pl.DataFrame, target: Target) -> int:
+    """Non-zero coefficients of the target's full sparse probe."""
+    rows = probe_metrics.filter(
+        (pl.col("feature_type") == "sparse")
+        & (pl.col("group") == target.group)
+        & (pl.col("target") == target.name)
+    )
+    return int(rows["n_nonzero"][0])
 
 
 def run_recovery(
@@ -296,12 +356,12 @@ def run_recovery(
             records += _target_curves(
                 target,
                 _ranking(coefficients, target),
+                _n_nonzero(probe_metrics, target),
                 features,
                 pca[target.group],
                 random_order,
                 rows,
-                settings.n_values,
-                settings.methods,
+                settings,
                 fit_settings,
             )
             logger.info("recovery curves of %s/%s done", target.group, target.name)

@@ -128,6 +128,43 @@ def recovery_curves(summary: pl.DataFrame, split: str) -> Figure:
     return figure
 
 
+def detection_chart(
+    strata: dict[str, list[tuple[str, float]]], threshold: float, selected_on: str, scored_on: str
+) -> Figure:
+    """One panel per stratum: each structure's held-out AUROC (feature chosen on `selected_on`,
+    scored on `scored_on`), sorted, with the chance line and the detection threshold."""
+    names = [name for name, rows in strata.items() if rows]
+    n_columns = min(3, max(len(names), 1))
+    n_panel_rows = -(-max(len(names), 1) // n_columns)
+    tallest = max((len(strata[name]) for name in names), default=1)
+    figure = Figure(
+        figsize=(4.2 * n_columns, n_panel_rows * (0.9 + 0.17 * tallest)), layout="constrained"
+    )
+    panels = np.atleast_1d(figure.subplots(n_panel_rows, n_columns, squeeze=False).ravel())
+    if not names:
+        _note(panels[0], "no structure scored on held-out rows")
+    for axes, name in zip(panels, names, strict=False):
+        rows = sorted(strata[name], key=lambda row: row[1])
+        positions = np.arange(len(rows))
+        values = np.array([auroc for _, auroc in rows])
+        colours = np.where(values >= threshold, "#1f5fa8", "#9bb3cf")
+        axes.barh(positions, values - 0.5, left=0.5, color=colours, height=0.75)
+        axes.axvline(0.5, color="black", lw=1, label="chance")
+        axes.axvline(threshold, color="#b23b3b", ls="--", lw=1, label=f"AUROC {threshold:g}")
+        axes.set_yticks(positions, [structure for structure, _ in rows], fontsize=7)
+        axes.set(xlim=(0, 1), ylim=(-0.6, tallest - 0.4), title=name, xlabel="held-out AUROC")
+    for axes in panels[len(names) :]:
+        axes.set_axis_off()
+    if names:
+        panels[0].legend(frameon=False, fontsize=7, loc="lower right")
+    figure.suptitle(
+        f"Single-feature structure detection: feature chosen on {selected_on}, "
+        f"AUROC on {scored_on}",
+        fontsize=10,
+    )
+    return figure
+
+
 def example_rows(index: pl.DataFrame, per_group: int) -> pl.DataFrame:
     """Up to `per_group` slices per (modality, orientation): the middle stored slice of scans
     spread evenly over the sorted scan ids."""

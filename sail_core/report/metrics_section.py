@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from sail_core.columns import SPLITS
-from sail_core.report.figures import METHOD_NAMES
-from sail_core.report.html import Html, element, join, number, table, unavailable
+from sail_core.report.figures import METHOD_NAMES, detection_chart, png_bytes
+from sail_core.report.html import Html, element, image, join, number, table, unavailable
 from sail_core.report.sources import Missing, nested
 
 # the three recovery definitions, keys of the recovery summary (see sail_core.metrics)
 DEFINITIONS = ("ratio_of_means", "mean_of_ratios", "chance_corrected")
 TOP_METHOD = "sae_top_coefficients"
+HELD_OUT = "test"
 FINGERPRINT_METHODS = {
     "sparse_fp": "sparse fingerprint (top-K SAE features)",
     "dense_fp": "dense fingerprint (top-K dimensions)",
     "dense_full": "full dense embedding",
 }
+FINGERPRINT_LABELS = ("modality", "orientation", "sex")
 
 
 def _kpi(name: str, value: str, note: str = "") -> Html:
@@ -40,8 +44,10 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
     metrics = {} if isinstance(metrics, Missing) else metrics
     summary = {} if isinstance(summary, Missing) else summary
     overall = nested(metrics, split, "overall") or {}
+    held_out = nested(metrics, HELD_OUT, "overall") or {}
     reconstruction = summary.get("reconstruction") or {}
     top = nested(summary, "recovery", split, TOP_METHOD) or {}
+    top_test = nested(summary, "recovery", HELD_OUT, TOP_METHOD) or {}
     mono = summary.get("monosemanticity") or {}
     sparse = nested(summary, "fingerprint", "sparse_fp") or {}
     detection = summary.get("structure_detection") or {}
@@ -49,13 +55,16 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
     boxes = [
         _kpi(
             "FVU",
-            number(overall.get("fvu", reconstruction.get("fvu"))),
-            f"{split} split, whole dictionary",
+            _pair(overall.get("fvu", reconstruction.get("fvu")), held_out.get("fvu")),
+            f"{split} / {HELD_OUT} split, whole dictionary",
         ),
         _kpi(
             "r2_global_mean",
-            number(overall.get("r2_global_mean", reconstruction.get("r2_global_mean"))),
-            f"{split} split, whole dictionary",
+            _pair(
+                overall.get("r2_global_mean", reconstruction.get("r2_global_mean")),
+                held_out.get("r2_global_mean"),
+            ),
+            f"{split} / {HELD_OUT} split, whole dictionary",
         ),
         _kpi(
             "L0 inference / train",
@@ -69,8 +78,17 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
         ),
         _kpi(
             f"recovery at N={number(n_recovery)}",
-            " / ".join(number(top.get(name)) for name in DEFINITIONS),
-            "ratio of means / mean of ratios / chance corrected",
+            f"{' / '.join(number(top.get(name)) for name in DEFINITIONS)} ({split}); "
+            f"{' / '.join(number(top_test.get(name)) for name in DEFINITIONS)} ({HELD_OUT})",
+            "; ".join(
+                filter(
+                    None,
+                    [
+                        "ratio of means / mean of ratios / chance corrected",
+                        nested(summary, "splits", "choices"),
+                    ],
+                )
+            ),
         ),
         _kpi(
             "M_top10 / M_top50",
@@ -85,7 +103,8 @@ def headline(metrics: dict | Missing, summary: dict | Missing, split: str) -> Ht
         _kpi(
             "structures detected",
             f"{number(detection.get('n_detected'))} of {number(detection.get('n_common'))}",
-            f"one feature with AUROC ≥ {number(detection.get('threshold'))}, all rows",
+            f"one feature (chosen on {detection.get('selected_on', '?')}) with AUROC ≥ "
+            f"{number(detection.get('threshold'))} on {detection.get('scored_on', '?')}",
         ),
     ]
     return element("dl", boxes, class_="kpis")
@@ -190,6 +209,7 @@ def recovery_table(summary: dict | Missing) -> Html:
             values.get("n_targets"),
             values.get("mean_auc"),
             *(values.get(name) for name in DEFINITIONS),
+            values.get("n_targets_continued"),
         ]
         for split in SPLITS
         for method, values in (recovery.get(split) or {}).items()
@@ -197,7 +217,14 @@ def recovery_table(summary: dict | Missing) -> Html:
     if not rows:
         return unavailable("Recovery", "the summary holds no recovery results")
     return table(
-        ["split", "features", "targets", "mean AUROC", *(n.replace("_", " ") for n in DEFINITIONS)],
+        [
+            "split",
+            "features",
+            "targets",
+            "mean AUROC",
+            *(n.replace("_", " ") for n in DEFINITIONS),
+            "targets past the probe's non-zero coefficients (class-mean difference ranking)",
+        ],
         rows,
     )
 
@@ -214,6 +241,12 @@ def fingerprint_table(summary: dict | Missing) -> Html:
             values.get("quality_sd"),
             values.get("relative_to_dense_full"),
             values.get("structure_jaccard"),
+            *(
+                f"{number(values.get(f'precision_{label}'))} / "
+                f"{number(values.get(f'base_rate_{label}'))} / "
+                f"{number(values.get(f'lift_{label}'), 2)}×"
+                for label in FINGERPRINT_LABELS
+            ),
         ]
         for method, description in FINGERPRINT_METHODS.items()
         if isinstance(values := fingerprint.get(method), dict)
@@ -221,35 +254,80 @@ def fingerprint_table(summary: dict | Missing) -> Html:
     if not rows:
         return unavailable("Fingerprint retrieval", "the summary holds no fingerprint results")
     return table(
-        ["retrieval by", "references", "quality", "sd", "rel. to full dense", "structure Jaccard"],
+        [
+            "retrieval by",
+            "references",
+            "quality",
+            "sd",
+            "rel. to full dense",
+            "structure Jaccard",
+            *(f"same {label}: precision / base rate / lift" for label in FINGERPRINT_LABELS),
+        ],
         rows,
     )
 
 
+def _detection_strata(detection: dict) -> dict[str, list[tuple[str, float]]]:
+    """Stratum -> (structure, held-out AUROC) of the scored structures, pooled rows first."""
+    rows = [{"stratum": "all rows", **s} for s in detection.get("structures") or []]
+    rows += detection.get("strata_structures") or []
+    strata: dict[str, list[tuple[str, float]]] = {}
+    for row in rows:
+        auroc = row.get("heldout_auroc")
+        if isinstance(auroc, int | float) and math.isfinite(auroc):
+            strata.setdefault(row["stratum"], []).append((row["structure"], float(auroc)))
+    return strata
+
+
 def detection_table(summary: dict | Missing) -> Html:
+    """Counts of detected common structures per stratum, and the held-out AUROC of every
+    structure as a sorted chart per stratum."""
     if isinstance(summary, Missing):
         return unavailable("Structure detection", summary.reason)
-    structures = nested(summary, "structure_detection", "structures") or []
-    if not structures:
-        return unavailable("Structure detection", "no common structure in the summary")
-    by_stratum = nested(summary, "structure_detection", "by_stratum") or []
-    within = table(
-        ["modality and plane", "common structures", "detected by one feature"],
-        [[s.get("stratum"), s.get("n_common"), s.get("n_detected")] for s in by_stratum],
+    detection = summary.get("structure_detection") or {}
+    strata = _detection_strata(detection)
+    if not strata:
+        return unavailable("Structure detection", "no structure scored on held-out rows")
+    selected_on = detection.get("selected_on", "?")
+    scored_on = detection.get("scored_on", "?")
+    counts = [
+        [
+            "all rows",
+            detection.get("n_common"),
+            detection.get("n_detected"),
+            detection.get("n_detected_insample"),
+        ]
+    ]
+    counts += [
+        [s.get("stratum"), s.get("n_common"), s.get("n_detected"), s.get("n_detected_insample")]
+        for s in detection.get("by_stratum") or []
+    ]
+    threshold = detection.get("threshold")
+    chart = detection_chart(
+        strata,
+        float(threshold) if isinstance(threshold, int | float) else 0.9,
+        selected_on,
+        scored_on,
     )
     return join(
-        within if by_stratum else "",
         table(
-            ["structure", "prevalence", "best feature", "best AUROC (all rows)"],
             [
-                [
-                    s.get("structure"),
-                    s.get("prevalence"),
-                    s.get("best_feature"),
-                    s.get("best_auroc"),
-                ]
-                for s in structures
+                "modality and plane",
+                "common structures",
+                f"detected on {scored_on} (feature chosen on {selected_on})",
+                f"in-sample maximum on {selected_on} (optimistic)",
             ],
+            counts,
+        ),
+        element(
+            "figure",
+            image(png_bytes(chart), "structure detection per stratum"),
+            element(
+                "figcaption",
+                f"Held-out AUROC of each structure's best single feature (chosen on "
+                f"{selected_on}, scored on {scored_on}); chance 0.5, dashed line: detection "
+                f"threshold {number(threshold)}.",
+            ),
         ),
     )
 

@@ -44,11 +44,30 @@ def _precision_grid(precision: pl.DataFrame, keys: list[str]) -> Html:
     """One row per combination of `keys` (e.g. query and scoring), one column per constraint
     (a dash where the query states none)."""
     dimensions = precision["dimension"].unique(maintain_order=True).to_list()
+    base = precision["base_rate"] if "base_rate" in precision.columns else None
+    precision = precision.with_columns(
+        base_rate=base if base is not None else pl.lit(None, dtype=pl.Float64)
+    )
     grid = []
     for key, part in precision.group_by(keys, maintain_order=True):
-        cells = dict(zip(part["dimension"], part["precision_at_k"], strict=True))
+        cells = {
+            d: _with_base(p, b)
+            for d, p, b in part.select("dimension", "precision_at_k", "base_rate").iter_rows()
+        }
         grid.append([*key, *(cells.get(d) for d in dimensions)])
     return table([*keys, *dimensions], grid)
+
+
+def _with_base(precision: object, base_rate: object) -> str:
+    """'0.800 (base 0.300)': a precision with the share of the split meeting the constraint."""
+    if base_rate is None:
+        return number(precision)
+    return f"{number(precision)} (base {number(base_rate)})"
+
+
+def _mean_cell(values: dict) -> str:
+    cell = _with_base(values.get("precision"), values.get("base_rate"))
+    return f"{cell}, lift {number(values.get('lift'), 2)}" if "lift" in values else cell
 
 
 def _mean_grid(summary: dict, order: list[str]) -> Html:
@@ -63,7 +82,7 @@ def _mean_grid(summary: dict, order: list[str]) -> Html:
     dimensions = {d: dimensions[d] for d in order if d in dimensions} | dimensions
     header = [f"{d} ({number(n)})" for d, n in dimensions.items()]
     rows = [
-        [scoring, *(nested(per_dimension, d, "precision") for d in dimensions)]
+        [scoring, *(_mean_cell(per_dimension.get(d) or {}) for d in dimensions)]
         for scoring, per_dimension in means.items()
     ]
     return table(["scoring", *header], rows)
@@ -172,7 +191,12 @@ def retrieval_section(
     queries = tables.precision["query"].unique(maintain_order=True).to_list()
     return join(
         overview,
-        element("h4", f"Mean precision@{k} per constraint (number of queries stating it)"),
+        element(
+            "h4",
+            f"Mean precision@{k} per constraint (number of queries stating it), with the base "
+            "rate of the constraint in the searched split and the lift (precision / base rate); "
+            "all: every stated constraint met",
+        ),
         _mean_grid(summary, tables.precision["dimension"].unique(maintain_order=True).to_list()),
         element("h4", f"Precision@{k} per query and constraint"),
         _precision_grid(tables.precision, ["query", "scoring"]),

@@ -1,4 +1,9 @@
-"""Language-driven retrieval: queries -> matched features -> ranked slices -> precision@k."""
+"""Language-driven retrieval: queries -> matched features -> ranked slices -> precision@k.
+
+Beside every precision@k stands its base rate, the share of the searched split's slices that meet
+the constraint (the precision of a random list), and the lift, precision / base rate; per stated
+constraint and jointly ("all": every stated constraint met).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from sail_core.columns import SLICE_KEY
 from sail_core.label.activations import feature_activations
 from sail_core.label.labels import OK
 from sail_core.label.run import make_runner, request_settings, usage_tally
-from sail_core.metrics import precision_at_k
+from sail_core.metrics import lift, precision_at_k
 from sail_core.retrieval.match import (
     AnthropicMatcher,
     Candidate,
@@ -127,21 +132,46 @@ def retrieve(
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def precision_rows(query: Query, results: pl.DataFrame, settings: RetrievalSettings) -> list[dict]:
-    """precision@k per scoring and stated dimension (a short or empty list counts as misses)."""
+JOINT = "all"
+
+
+def base_rates(query: Query, rows: pl.DataFrame) -> dict[str, float]:
+    """Share of `rows` (the searched split) meeting each stated constraint, and all of them."""
+    hits = {d: np.asarray(v, dtype=bool) for d, v in relevance(query, rows).items()}
+    if not hits or rows.height == 0:
+        return {}
+    rates = {d: float(v.mean()) for d, v in hits.items()}
+    rates[JOINT] = float(np.logical_and.reduce(list(hits.values())).mean())
+    return rates
+
+
+def precision_rows(
+    query: Query, results: pl.DataFrame, settings: RetrievalSettings, base: dict[str, float]
+) -> list[dict]:
+    """precision@k, base rate and lift per scoring and stated dimension, and jointly (a short or
+    empty list counts as misses)."""
     rows = []
+    dimensions = query.dimensions()
     for scoring in settings.scorings:
         part = results.filter(pl.col("scoring") == scoring) if results.height else results
-        for dimension in query.dimensions():
+        hits = {}
+        for dimension in dimensions:
             column = f"relevant_{dimension}"
-            hits = part[column].to_list() if column in part.columns else []
+            hits[dimension] = part[column].to_list() if column in part.columns else []
+        if dimensions:
+            hits[JOINT] = [all(values) for values in zip(*hits.values(), strict=True)]
+        for dimension, relevant in hits.items():
+            precision = precision_at_k(relevant, settings.k)
+            rate = base.get(dimension, np.nan)
             rows.append(
                 {
                     "query": query.name,
                     "scoring": scoring,
                     "dimension": dimension,
                     "k": settings.k,
-                    "precision_at_k": precision_at_k(hits, settings.k),
+                    "precision_at_k": precision,
+                    "base_rate": rate,
+                    "lift": lift(precision, rate),
                 }
             )
     return rows
@@ -169,6 +199,8 @@ PRECISION_SCHEMA = {
     "dimension": pl.Utf8,
     "k": pl.Int64,
     "precision_at_k": pl.Float64,
+    "base_rate": pl.Float64,
+    "lift": pl.Float64,
 }
 
 
@@ -201,11 +233,19 @@ def run_queries(
         ]
         results = retrieve(query, matches, labels, activations, settings)
         result_frames.append(results)
-        precision += precision_rows(query, results, settings)
+        precision += precision_rows(query, results, settings, base_rates(query, activations.rows))
     precision_frame = pl.DataFrame(precision, schema=PRECISION_SCHEMA)
     mean = (
         precision_frame.group_by("scoring", "dimension")
-        .agg(pl.col("precision_at_k").mean(), pl.len().alias("n_queries"))
+        .agg(
+            pl.col("precision_at_k").mean(),
+            pl.col("base_rate").fill_nan(None).mean(),
+            pl.len().alias("n_queries"),
+        )
+        .with_columns(
+            lift=pl.col("precision_at_k")
+            / pl.when(pl.col("base_rate") > 0).then(pl.col("base_rate"))
+        )
         .sort("scoring", "dimension")
     )
     matched = {row["query"] for row in match_rows}
@@ -220,6 +260,8 @@ def run_queries(
             scoring: {
                 row["dimension"]: {
                     "precision": row["precision_at_k"],
+                    "base_rate": row["base_rate"],
+                    "lift": row["lift"],
                     "n_queries": row["n_queries"],
                 }
                 for row in mean.filter(pl.col("scoring") == scoring).iter_rows(named=True)

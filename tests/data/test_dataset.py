@@ -68,7 +68,7 @@ def test_subjects_table(tree):
         ("mri", "s0000"),
     ]
     assert "split" not in subjects.columns
-    assert subjects["age_bin"].to_list() == ["40-60", "60-80", "<40"]
+    assert subjects["age_bin"].to_list() == ["40-60", ">=80", "40-60"]  # 80 is ">=80", 40 not "<40"
     assert subjects["problem"].null_count() == 3
     assert subjects.filter(pl.col("modality") == "mri")["magnetic_field_strength"].item() == 3.0
     assert check_subjects(subjects, SCHEMA, on_bad_scan="fail")["problem"].null_count() == 3

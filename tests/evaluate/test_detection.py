@@ -27,24 +27,42 @@ def test_single_feature_auroc_equals_the_direct_computation():
 def test_structure_detection_reports_the_best_feature():
     presence = np.array([[1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
     codes = sp.csr_matrix(np.array([[0.0, 0.9], [0.2, 0.8], [0.5, 0.0], [0.0, 0.1]]))
-    table = structure_detection(codes, presence, ["structure_liver", "structure_brain"])
+    rows = np.arange(4)
+    table = structure_detection(codes, presence, ["structure_liver", "structure_brain"], rows, rows)
     liver = table.row(0, named=True)
-    assert (liver["structure"], liver["best_feature"], liver["best_auroc"]) == ("liver", 1, 1.0)
-    assert liver["n_features_reaching"] == 1
+    assert (liver["structure"], liver["best_feature"], liver["insample_auroc"]) == ("liver", 1, 1.0)
+    assert liver["heldout_auroc"] == 1.0 and liver["n_features_reaching_insample"] == 1
     brain = table.row(1, named=True)
-    assert (brain["best_feature"], brain["best_auroc"]) == (0, 1.0)
-    none = structure_detection(codes, np.zeros((4, 1), dtype=bool), ["structure_x"])
-    assert none["best_feature"][0] is None and math.isnan(none["best_auroc"][0])
+    assert (brain["best_feature"], brain["insample_auroc"]) == (0, 1.0)
+    none = structure_detection(codes, np.zeros((4, 1), dtype=bool), ["structure_x"], rows, rows)
+    assert none["best_feature"][0] is None and math.isnan(none["heldout_auroc"][0])
 
 
-def test_strata_are_scored_on_their_own_rows():
-    presence = np.array([[1], [0], [1], [0]], dtype=bool)
-    codes = sp.csr_matrix(np.array([[0.9, 0.0], [0.0, 0.0], [0.0, 0.7], [0.0, 0.8]]))
-    strata = np.array(["ct axial", "ct axial", "ct coronal", "ct coronal"])
-    table = structure_detection(codes, presence, ["structure_liver"], strata=strata)
+def test_feature_is_chosen_on_selection_rows_and_scored_on_held_out_rows():
+    presence = np.array([[1], [0], [1], [0], [1], [0], [1], [0]], dtype=bool)
+    # feature 0 separates the selection rows only, feature 1 the held-out rows only
+    codes = sp.csr_matrix(
+        np.array([[0.9, 0], [0, 0.5], [0.8, 0], [0, 0.5], [0, 0.9], [0.9, 0], [0, 0.8], [0.8, 0]])
+    )
+    table = structure_detection(codes, presence, ["structure_liver"], np.arange(4), np.arange(4, 8))
+    row = table.row(0, named=True)
+    assert (row["best_feature"], row["insample_auroc"], row["heldout_auroc"]) == (0, 1.0, 0.0)
+    assert (row["n_selection_rows"], row["n_heldout_rows"], row["prevalence"]) == (4, 4, 0.5)
+
+
+def test_strata_choose_and_score_inside_the_stratum():
+    presence = np.array([[1], [0], [1], [0], [1], [0], [1], [0]], dtype=bool)
+    codes = sp.csr_matrix(
+        np.array([[0.9, 0], [0, 0], [0, 0.7], [0, 0.8], [0.5, 0], [0, 0], [0, 0.2], [0.3, 0.9]])
+    )
+    strata = np.array(["ct axial", "ct axial", "ct coronal", "ct coronal"] * 2)
+    table = structure_detection(
+        codes, presence, ["structure_liver"], np.arange(4), np.arange(4, 8), strata=strata
+    )
     assert table["stratum"].to_list() == ["all", "ct axial", "ct coronal"]
     by_stratum = {row["stratum"]: row for row in table.iter_rows(named=True)}
     assert by_stratum["ct axial"]["best_feature"] == 0
-    assert by_stratum["ct axial"]["best_auroc"] == 1.0
-    assert by_stratum["ct coronal"]["best_auroc"] == 0.5  # feature 1 ranks the negative higher
-    assert by_stratum["all"]["best_auroc"] == pytest.approx(0.75)
+    assert by_stratum["ct axial"]["heldout_auroc"] == 1.0
+    assert by_stratum["ct coronal"]["insample_auroc"] == 0.5  # feature 1 ranks the negative higher
+    assert by_stratum["ct coronal"]["heldout_auroc"] == 0.0
+    assert by_stratum["all"]["insample_auroc"] == pytest.approx(0.75)

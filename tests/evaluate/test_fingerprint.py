@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from sail_core.evaluate.fingerprint import (
     FingerprintSettings,
+    base_rates,
     best_per_scan,
     retrieve_all,
     run_fingerprint,
@@ -80,7 +81,13 @@ def test_hand_built_retrieval():
     assert hits == [4, 2]
     assert sparse_k2["precision_modality"] == 0.5  # ct, mri
     assert sparse_k2["precision_orientation"] == 1.0
-    assert sparse_k2["ap_modality"] == 1.0  # the one relevant item is ranked first
+    assert sparse_k2["ap_over_retrieved_modality"] == 1.0  # the one relevant item ranks first
+    # base rates over the rows of the other scans (2-5): ct 2/4, axial 4/4, f 1/4
+    assert (
+        sparse_k2["base_rate_modality"],
+        sparse_k2["base_rate_orientation"],
+        sparse_k2["base_rate_sex"],
+    ) == (0.5, 1.0, 0.25)
     assert sparse_k2["precision_sex"] == 0.0  # None, m against f
     assert sparse_k2["structure_jaccard"] == pytest.approx(0.5)  # row 4: {liver} = 1, row 2: 0
     assert sparse_k2["n_retrieved"] == 2
@@ -105,3 +112,12 @@ def test_run_is_seeded_and_summarised(tmp_path):
     full = summary.filter(pl.col("method") == "dense_full").row(0, named=True)
     assert sparse["relative_to_dense_full"] == pytest.approx(sparse["quality"] / full["quality"])
     assert full["relative_to_dense_full"] is None
+    assert sparse["lift_modality"] == pytest.approx(
+        sparse["precision_modality"] / sparse["base_rate_modality"]
+    )
+
+
+def test_base_rate_leaves_the_own_scan_and_missing_values_out():
+    rates = base_rates(["ct", "ct", "mri", "ct", None], np.array([0, 0, 1, 2, 2]))
+    np.testing.assert_allclose(rates[:4], [1 / 3, 1 / 3, 0.0, 2 / 3])
+    assert np.isnan(rates[4])

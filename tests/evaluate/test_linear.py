@@ -1,11 +1,18 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from sail_core.evaluate.linear import FitSettings, Standardiser, fit_probe, score_probe
+from sail_core.evaluate.linear import (
+    FitSettings,
+    Standardiser,
+    fit_probe,
+    penalty_arguments,
+    score_probe,
+)
 from sail_core.metrics import balanced_accuracy, f1, roc_auc
 
 
@@ -64,3 +71,39 @@ def test_fit_probe_tunes_c_on_val_and_falls_back_without_both_classes():
     fallback = fit_probe(x[:300], y[:300], x[300:310], np.zeros(10, bool), _settings(), "dense")
     assert (fallback.c, fallback.c_source) == (0.5, "default (val lacks a class)")
     assert score_probe(fallback, x[:0], y[:0])["n_rows"] == 0
+
+
+@pytest.mark.parametrize(
+    ("version", "before_1_8"),
+    [("1.4.2", True), ("1.7.2", True), ("1.8.0", False), ("1.9.1", False), ("1.10.0rc1", False)],
+)
+def test_penalty_arguments_select_l1_on_every_release(version, before_1_8):
+    arguments = penalty_arguments("l1", version)
+    assert arguments["solver"] == "liblinear"
+    if before_1_8:
+        # before 1.8 l1_ratio is ignored unless the penalty is elastic-net: penalty must say l1
+        assert arguments == {"penalty": "l1", "solver": "liblinear"}
+    else:
+        assert arguments == {"l1_ratio": 1.0, "solver": "liblinear"}
+    assert penalty_arguments("l2", version)["solver"] == "lbfgs"
+
+
+def test_penalty_arguments_refuse_an_unknown_penalty():
+    with pytest.raises(ValueError, match="elasticnet"):
+        penalty_arguments("elasticnet")
+
+
+def test_l1_probe_keeps_only_the_planted_latent_and_records_its_fit():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 50))
+    y = x[:, 7] + 0.2 * rng.normal(size=600) > 0  # one latent explains the target
+    sparse = sp.csr_matrix(x)
+    settings = _settings(c_grid=(0.01, 0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecated or ignored argument on this release
+        probe = fit_probe(sparse[:400], y[:400], sparse[400:], y[400:], settings, "sparse")
+    assert probe.penalty == "l1"
+    assert 1 <= probe.n_nonzero < 10, probe.weights
+    assert int(np.argmax(np.abs(probe.weights))) == 7
+    dense = fit_probe(x[:400], y[:400], x[400:], y[400:], settings, "dense")
+    assert (dense.penalty, dense.n_nonzero) == ("l2", 50)

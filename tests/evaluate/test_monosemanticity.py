@@ -88,7 +88,7 @@ def test_run_skips_always_active_features_and_keeps_ct_and_mri_apart(tmp_path):
             "modality": [m for m, _ in keys],
             "image_id": [i for _, i in keys],
             "orientation": ["axial"] * 8,
-            "split": ["val"] * 8,
+            "split": ["train", "test"] * 4,
             "structure_liver": [True, True, False, False, True, True, False, False],
             "structure_brain": [False, False, True, True, False, False, True, True],
         }
@@ -99,7 +99,7 @@ def test_run_skips_always_active_features_and_keeps_ct_and_mri_apart(tmp_path):
     codes[2, 2] = 0.5  # one scan only
     write_code_store(tmp_path / "c.zarr", sp.csr_matrix(codes), {"index_hash": "x"})
     settings = MonosemanticitySettings(
-        ["val"], (2, 4), null_draws=5, detection_auroc=0.9, chunk_rows=3, seed=0
+        ["train", "test"], (2, 4), null_draws=5, detection_auroc=0.9, chunk_rows=3, seed=0
     )
     result = run_monosemanticity(index, CodeStore(tmp_path / "c.zarr"), settings)
     assert result.features["feature"].to_list() == [1]
@@ -107,9 +107,14 @@ def test_run_skips_always_active_features_and_keeps_ct_and_mri_apart(tmp_path):
     assert row["n_retrieved"] == 4  # four distinct scans, two of them share an image id
     assert row["coherence_4"] == 1.0 and row["specificity_4"] == 1.0
     detected = {
-        s: (f, a)
-        for s, f, a in result.detection.select(
-            "structure", "best_feature", "best_auroc"
-        ).iter_rows()
+        row["structure"]: row
+        for row in result.detection.filter(pl.col("stratum") == "all").iter_rows(named=True)
     }
-    assert detected["liver"] == (1, 1.0)
+    # chosen on train, scored on test
+    liver = detected["liver"]
+    assert (liver["best_feature"], liver["insample_auroc"], liver["heldout_auroc"]) == (1, 1.0, 1.0)
+    assert (liver["selected_on"], liver["scored_on"]) == ("train", "test")
+    # feature 2 fires on one train brain slice only: optimistic in sample, chance held out
+    brain = detected["brain"]
+    assert (brain["best_feature"], brain["insample_auroc"]) == (2, 0.75)
+    assert brain["heldout_auroc"] == 0.5

@@ -109,6 +109,7 @@ def test_build_ranking_uses_common_targets_and_records_definitions():
     assert rows["y"]["n_targets"] == 1 and rows["y"]["selected"]
     assert set(ranking["mono_statistic"]) == {"m10_top10_mean"}
     assert set(ranking["perf_statistic"]) == {"mean_n_features"}
+    assert set(ranking["chosen_on"]) == {"selected on val"}
     with pytest.raises(ValueError, match="enc/x: no monosemanticity statistic 'm5_top10_mean'"):
         build_ranking(
             "enc",

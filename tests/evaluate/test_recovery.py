@@ -1,13 +1,18 @@
 import math
 
+import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 
 from sail_core.evaluate.probes import METRICS_SCHEMA, run_probes
 from sail_core.evaluate.recovery import (
+    CONTINUED_RANKING,
     CURVE_SCHEMA,
+    PROBE_RANKING,
     RecoverySettings,
     run_recovery,
+    sae_feature_order,
     summary_table,
     threshold_table,
 )
@@ -139,3 +144,60 @@ def test_a_planted_feature_recovers_its_organ_with_one_feature(tmp_path, planted
         & (pl.col("split") == "val")
     ).row(0, named=True)
     assert random_one["chance_corrected"] < 0.5
+
+
+def test_sae_order_continues_past_the_probe_support_with_class_mean_difference():
+    y = np.array([True, False] * 20)
+    x = np.zeros((40, 6))
+    x[:, 5] = y * 2.0  # the probe's one non-zero coefficient
+    x[:, 3] = y + 0.1 * np.arange(40) % 2  # separates the classes, but carries no probe weight
+    x[::3, 4] = 1.0  # unrelated to the target
+    padded = np.array([5, 0, 1, 2, 3, 4])  # old padding: zero weights in index order
+    order = sae_feature_order(padded, 1, sp.csr_matrix(x), y, "class_mean_difference")
+    assert order.tolist()[:2] == [5, 3]
+    assert 0 not in order.tolist()  # never active on train: not ranked at all
+    assert sae_feature_order(padded, 1, sp.csr_matrix(x), y, "none").tolist() == [5]
+
+
+def test_recovery_curves_say_which_ranking_chose_their_features(tmp_path, planted, probe_settings):
+    groups = {"organs": {"kind": "presence", "classes": ["liver"]}}
+    run_probes(
+        planted["index"], planted["store"], planted["load_dense"], groups, probe_settings, tmp_path
+    )
+    settings = RecoverySettings(
+        n_values=(1, 2, 30),
+        fractions=(0.9,),
+        min_dense_auc=0.6,
+        report_split="val",
+        methods=("sae_top_coefficients",),
+    )
+    result = run_recovery(
+        planted["index"],
+        planted["store"],
+        planted["load_dense"],
+        tmp_path,
+        groups,
+        probe_settings.fit,
+        True,
+        settings,
+    )
+    curve = result.curves.filter(pl.col("split") == "val").sort("n_features")
+    n_nonzero = curve["n_nonzero"][0]
+    assert 1 <= n_nonzero < 30  # the l1 probe on one planted feature stays sparse
+    expected = [PROBE_RANKING if n <= n_nonzero else CONTINUED_RANKING for n in (1, 2, 30)]
+    assert curve["ranking"].to_list() == expected
+    at_30 = result.summary.filter(
+        (pl.col("method") == "sae_top_coefficients") & (pl.col("n_features") == 30)
+    )
+    assert at_30["n_targets_continued"].to_list() == [1] * at_30.height
+    stopped = run_recovery(
+        planted["index"],
+        planted["store"],
+        planted["load_dense"],
+        tmp_path,
+        groups,
+        probe_settings.fit,
+        True,
+        RecoverySettings(**{**settings.__dict__, "continuation": "none"}),
+    )
+    assert stopped.curves["n_features"].max() <= n_nonzero

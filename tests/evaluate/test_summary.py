@@ -25,14 +25,14 @@ def test_a_split_without_rows_gives_nan_and_a_malformed_file_fails():
 def test_summary_collects_the_headline_numbers():
     recovery = pl.DataFrame(
         {
-            "method": ["sae_top_coefficients"] * 2,
-            "n_features": [1, 10],
-            "split": ["val"] * 2,
-            "n_targets": [3, 3],
-            "mean_auc": [0.6, 0.8],
-            "ratio_of_means": [0.7, 0.9],
-            "mean_of_ratios": [0.72, 0.91],
-            "chance_corrected": [0.3, 0.8],
+            "method": ["sae_top_coefficients"] * 3,
+            "n_features": [1, 10, 10],
+            "split": ["val", "val", "test"],
+            "n_targets": [3, 3, 3],
+            "mean_auc": [0.6, 0.8, 0.75],
+            "ratio_of_means": [0.7, 0.9, 0.85],
+            "mean_of_ratios": [0.72, 0.91, 0.86],
+            "chance_corrected": [0.3, 0.8, 0.7],
         }
     )
     scores = pl.DataFrame({"statistic": ["m10_top10_mean", "m10_top50_mean"], "value": [0.7, 0.3]})
@@ -49,8 +49,11 @@ def test_summary_collects_the_headline_numbers():
             "structure": ["liver", "brain", "sternum", "liver", "brain"],
             "prevalence": [0.2, 0.1, 0.01, 0.3, 0.2],
             "best_feature": [3, 7, 9, 3, 7],
-            "best_auroc": [0.95, 0.85, 0.99, 0.97, 0.93],
+            "heldout_auroc": [0.95, 0.85, 0.99, 0.97, 0.88],
+            "insample_auroc": [0.97, 0.93, 0.99, 0.98, 0.93],
             "threshold": [0.9] * 5,
+            "selected_on": ["train"] * 5,
+            "scored_on": ["test"] * 5,
         }
     )
     ranking = pl.DataFrame(
@@ -69,7 +72,10 @@ def test_summary_collects_the_headline_numbers():
     summary = build_summary(
         "enc",
         "b",
-        {"val": {"overall": {"fvu": 0.1, "r2_global_mean": 0.9}}},
+        {
+            "val": {"overall": {"fvu": 0.1, "r2_global_mean": 0.9}},
+            "test": {"overall": {"fvu": 0.12, "r2_global_mean": 0.88}},
+        },
         recovery,
         scores,
         fingerprint,
@@ -91,10 +97,22 @@ def test_summary_collects_the_headline_numbers():
         summary["structure_detection"]["n_common"],
         summary["structure_detection"]["n_detected"],
     ) == (2, 1)
+    assert summary["structure_detection"]["n_detected_insample"] == 2  # labelled, not headline
     assert summary["structure_detection"]["by_stratum"] == [
-        {"stratum": "ct axial", "n_common": 2, "n_detected": 2}
+        {"stratum": "ct axial", "n_common": 2, "n_detected": 1, "n_detected_insample": 2}
     ]
     assert summary["ranking"]["final_rank"] == 2 and summary["selected_configs"] == ["a"]
     line = headline_line(summary, "val")
-    assert "recovery@10 (val) 0.900/0.910/0.800" in line and "winner a" in line
-    assert "structures detected 1/2 (all rows; ct axial 2/2)" in line
+    assert "recovery@10 (val) 0.900/0.910/0.800 (test) 0.850/0.860/0.700" in line
+    assert "FVU 0.1000 (val) 0.1200 (test)" in line
+    assert "winner a (selected on val)" in line
+    assert summary["recovery"]["test"]["sae_top_coefficients"]["ratio_of_means"] == 0.85
+    assert summary["reconstruction_test"]["r2_global_mean"] == 0.88  # the test entry, not val
+    assert summary["splits"]["choices"] == "selected on val"
+    leaked = build_summary(
+        "enc", "b", {}, recovery, scores, fingerprint, detection, ranking, 0.05, 10, 5, "val",
+        keys_selecting_on_test=("mining.splits",),
+    )  # fmt: skip
+    assert leaked["splits"]["choices"] == "selected on val+test (selected on test)"
+    assert "(selected on test)" in headline_line(leaked, "val")
+    assert "structures detected 1/2 (feature chosen on train, scored on test; ct axial 1/2)" in line

@@ -13,6 +13,7 @@ from sail_core.retrieval.queries import Query, query_from_config, query_from_tex
 from sail_core.retrieval.rank import score_slices, top_slices_per_scan
 from sail_core.retrieval.run import (
     RetrievalSettings,
+    base_rates,
     candidates_from,
     eligible_for,
     make_matcher,
@@ -62,12 +63,33 @@ def test_relevance_and_precision_at_k_on_a_hand_built_case():
         *(pl.Series(f"relevant_{d}", v) for d, v in hits.items()),
     )
     settings = RetrievalSettings("test", 4, ("weighted",), 1024)
-    precision = {
-        r["dimension"]: r["precision_at_k"] for r in precision_rows(query, results, settings)
+    # the split searched: half the slices are female, one in eight meets every constraint
+    split = retrieved(
+        modality=["ct"] * 6 + ["mri"] * 2,
+        gender=["f", "m"] * 4,
+        structure_hip_left=[True, True, False, False, False, False, True, True],
+    )
+    base = base_rates(query, split)
+    assert base == {
+        "modality": 0.75,
+        "orientation": 1.0,
+        "anatomy": 0.5,
+        "sex": 0.5,
+        "all": 0.125,
     }
-    assert precision == {"modality": 0.75, "orientation": 1.0, "anatomy": 0.5, "sex": 0.5}
+    rows = {r["dimension"]: r for r in precision_rows(query, results, settings, base)}
+    precision = {d: r["precision_at_k"] for d, r in rows.items()}
+    assert precision == {
+        "modality": 0.75,
+        "orientation": 1.0,
+        "anatomy": 0.5,
+        "sex": 0.5,
+        "all": 0.25,  # only the first slice meets every constraint
+    }
+    assert rows["all"]["base_rate"] == 0.125 and rows["all"]["lift"] == 2.0
+    assert rows["modality"]["lift"] == 1.0  # CT is met as often as by chance
     short = RetrievalSettings("test", 8, ("weighted",), 1024)
-    assert precision_rows(query, results, short)[1]["precision_at_k"] == 0.5
+    assert precision_rows(query, results, short, base)[1]["precision_at_k"] == 0.5
 
 
 def test_cosine_ignores_magnitude_and_the_weighted_score_does_not():
@@ -175,8 +197,13 @@ def test_queries_retrieve_test_slices_of_the_matched_concept(world, offline_labe
     assert (per_scan["len"] == 1).all()
     assert out.precision["precision_at_k"].min() == 1.0
     summary = out.summary["mean_precision_at_k"]["weighted"]
-    assert summary["modality"] == {"precision": 1.0, "n_queries": 2}
-    assert summary["orientation"] == {"precision": 1.0, "n_queries": 1}
+    assert (summary["modality"]["precision"], summary["modality"]["n_queries"]) == (1.0, 2)
+    assert (summary["orientation"]["precision"], summary["orientation"]["n_queries"]) == (1.0, 1)
+    test_index = world["index"].filter(pl.col("split") == "test")
+    ct_share = (test_index["modality"] == "ct").mean()
+    assert summary["modality"]["base_rate"] == pytest.approx(ct_share)
+    assert summary["modality"]["lift"] == pytest.approx(1.0 / ct_share)
+    assert summary["all"]["n_queries"] == 2
 
 
 @pytest.mark.slow

@@ -210,8 +210,10 @@ def _write_eval(files: SaeFiles, ranking: pl.DataFrame, sae_metrics: dict) -> No
     detection = pl.DataFrame(
         {"stratum": ["all", "all"], "structure": ["liver", "heart"], "n_positive": [17, 5],
          "prevalence": [0.5, 0.15],
-         "best_feature": pl.Series([3, 5], dtype=pl.Int32), "best_auroc": [0.95, 0.7],
-         "threshold": [0.9, 0.9], "n_features_reaching": [1, 0]}
+         "best_feature": pl.Series([3, 5], dtype=pl.Int32), "heldout_auroc": [0.95, 0.7],
+         "insample_auroc": [0.97, 0.8], "threshold": [0.9, 0.9],
+         "n_features_reaching_insample": [1, 0], "selected_on": ["train"] * 2,
+         "scored_on": ["test"] * 2}
     )  # fmt: skip
     summary = build_summary(
         files.encoder, files.sae, sae_metrics, recovery, scores, fingerprint, detection,

@@ -64,7 +64,8 @@ def test_atlas_holds_every_part_of_the_selected_sae(results_tree):
         assert text in page, text
     assert page.count('class="thumb relevant"') == 3
     assert page.count('class="thumb irrelevant"') == 1
-    assert page.count("data:image/png;base64,") == 2 + 1 + 4 + 11  # figures, slices, thumbs, panels
+    # figures (training, recovery, structure detection), slices, thumbs, panels
+    assert page.count("data:image/png;base64,") == 3 + 1 + 4 + 11
 
 
 def test_features_are_listed_labelled_first_then_by_firing(results_tree):
