@@ -12,6 +12,7 @@ include: "rules/embed.smk"
 include: "rules/sae.smk"
 include: "rules/evaluate.smk"
 include: "rules/label.smk"
+include: "rules/universality.smk"
 include: "rules/report.smk"
 
 
@@ -21,4 +22,5 @@ rule all:
         data_targets(),
         sae_targets(),
         analysis_targets,
+        universality_targets,
         "results/report/index.html",

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from sail_core.report.layout import atlas_inputs
+from sail_core.report.universality_section import universality_inputs
 
 REPORT = config["report"]
 REPORT_SPLIT = config["evaluation"]["recovery"]["report_split"]
@@ -70,6 +71,12 @@ rule report:
         unpack(
             lambda wildcards: atlas_inputs(
                 Path("results"), selected_saes(), LABELLER, sae_names, slice_stores()
+            )
+            | universality_inputs(
+                Path("results"),
+                selected_saes(),
+                LABELLER,
+                bool(config.get("sae", {}).get("stability_seeds")),
             )
         ),
     output:

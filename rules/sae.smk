@@ -63,6 +63,6 @@ rule encode_codes:
     params:
         chunk_rows=SAE["codes"]["chunk_rows"],
         device=SAE["training"]["device"],
-        seed=SAE["training"]["seed"],
+        seed=run_seed,
     script:
         "../workflow_scripts/encode_codes.py"
