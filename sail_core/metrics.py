@@ -280,7 +280,8 @@ class CrossCorrelation:
         self._sq_a += np.asarray(a.multiply(a).sum(axis=0)).ravel()
         self._sq_b += np.asarray(b.multiply(b).sum(axis=0)).ravel()
         product = (a.T @ b).tocoo()
-        np.add.at(self._cross, (product.row, product.col), product.data)
+        product.sum_duplicates()  # unique (row, col), so a fancy-indexed add is exact
+        self._cross[product.row, product.col] += product.data
 
     def result(self) -> np.ndarray:
         if self.n == 0:
