@@ -279,9 +279,8 @@ class CrossCorrelation:
         self._sum_b += np.asarray(b.sum(axis=0)).ravel()
         self._sq_a += np.asarray(a.multiply(a).sum(axis=0)).ravel()
         self._sq_b += np.asarray(b.multiply(b).sum(axis=0)).ravel()
-        product = (a.T @ b).tocoo()
-        product.sum_duplicates()  # unique (row, col), so a fancy-indexed add is exact
-        self._cross[product.row, product.col] += product.data
+        # densifying the chunk product is far cheaper than scattering millions of COO entries
+        self._cross += (a.T @ b).toarray()
 
     def result(self) -> np.ndarray:
         if self.n == 0:
