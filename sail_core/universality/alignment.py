@@ -5,7 +5,8 @@ A matched pair is a shared concept when its correlation beats chance: the thresh
 of the null distribution of each feature's best correlation when B's scans are shuffled against
 A's (B's rows regrouped scan by scan in a random scan order and paired with A's rows by
 position), which keeps each feature's firing pattern within a scan but breaks the slice-to-slice
-correspondence. Features that fire on the slices and have no shared twin are unique.
+correspondence. Features that fire on the slices, have no shared twin and correlate with no
+feature of the other encoder beyond that threshold are unique.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def align_features(
                         matched, paired[features, np.maximum(twins, 0)], np.nan
                     ).astype(np.float64),
                     "best_correlation": best.astype(np.float64),
+                    # no twin and nothing on the other side beats chance: a concept of its own
+                    "unique": active & ~matched & (best <= threshold),
                 }
             )
         )
@@ -119,8 +122,14 @@ def align_features(
         "shared": int(shared.sum()),
         "active_a": int(active_a.sum()),
         "active_b": int(active_b.sum()),
-        "unique_a": int(active_a.sum() - shared.sum()),
-        "unique_b": int(active_b.sum() - shared.sum()),
     }
+    for side in ("a", "b"):
+        rows_ = table.filter(pl.col("side") == side)
+        summary[f"unique_{side}"] = int(rows_["unique"].sum())
+        # active, without a one-to-one twin, yet correlated beyond chance with some feature
+        # of the other side (typically one of several features splitting a concept there)
+        summary[f"no_twin_correlated_{side}"] = int(
+            (rows_["active"] & (rows_["twin"] < 0) & ~rows_["unique"]).sum()
+        )
     logger.info("alignment: %s", summary)
     return table, summary

@@ -49,8 +49,8 @@ def unique_features(
     enrichment: pl.DataFrame | None,
     n_structures: int,
 ) -> pl.DataFrame:
-    """Active features of one side without a shared twin: label, top structures, best corr."""
-    own = alignment.filter((pl.col("side") == side) & pl.col("active") & (pl.col("twin") < 0))
+    """Unique features of one side (see alignment): label, top structures, best correlation."""
+    own = alignment.filter((pl.col("side") == side) & pl.col("unique"))
     return (
         own.select("feature", "best_correlation")
         .join(_labels(labels), on="feature", how="left")

@@ -96,13 +96,16 @@ def test_alignment_finds_planted_shared_features_and_leaves_the_rest_unique():
     concepts = (rng.random((30, 6)) < 0.4)[scans] * rng.uniform(0.5, 1.5, size=(600, 6))
     concepts *= rng.random((600, 6)) < 0.7
     own_a, own_b = sparse_codes(600, 3, 5).toarray(), sparse_codes(600, 3, 6).toarray()
-    a = sp.csr_matrix(np.hstack([concepts[:, :4], own_a]))  # shares concepts 0-3
+    split_off = concepts[:, :1] * (rng.random((600, 1)) < 0.8)  # fires on most of concept 0
+    a = sp.csr_matrix(np.hstack([concepts[:, :4], own_a, split_off]))  # shares concepts 0-3
     b = sp.csr_matrix(np.hstack([own_b, concepts[:, [2, 0, 3, 1]]]))
     table, summary = align_features(a, b, scans, NullSettings(10, 0.99, 0), chunk_rows=128)
     side_a = table.filter(pl.col("side") == "a").sort("feature")
     assert side_a["twin"].to_list()[:4] == [4, 6, 3, 5]
     assert (side_a["twin"].to_numpy()[4:] == -1).all()
+    assert side_a["unique"].to_list() == [False] * 4 + [True] * 3 + [False]
     assert summary["shared"] == 4 and summary["unique_a"] == 3 and summary["unique_b"] == 3
+    assert summary["no_twin_correlated_a"] == 1
 
     labels_a = pl.DataFrame({"feature": [0, 5], "label": ["liver", "noise"]})
     shared = shared_concepts(table, labels_a, None)
