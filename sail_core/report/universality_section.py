@@ -63,7 +63,13 @@ def universality_inputs(
 
 
 def stability_summary(files: UniversalityFiles, sae: SaeFiles) -> Html:
-    summary = load_json(files.stability(sae, "summary.json"))
+    path = files.stability(sae, "summary.json")
+    if not path.exists():
+        # the report asks for stability outputs only when extra seeds are configured
+        return element(
+            "p", "Not computed: no extra training seeds (sae.stability_seeds).", class_="small"
+        )
+    summary = load_json(path)
     if isinstance(summary, Missing):
         return unavailable("Seed stability", summary.reason)
     rows = [

@@ -78,6 +78,9 @@ def test_concepts_page_lists_shared_and_unique_concepts(tmp_path):
     assert "1 shared concepts" in page and "Only in enc_a (1)" in page and "spleen" in page
     assert "Seed stability" not in page
     assert "0.5" in stability_summary(files, a)
+    assert "no extra training seeds" in stability_summary(files, b)
+    files.stability(b, "summary.json").parent.mkdir(parents=True)
+    files.stability(b, "summary.json").write_text("{broken")
     assert "not available" in stability_summary(files, b)
 
 
