@@ -76,6 +76,9 @@ def align_features(
         raise ValueError(
             f"codes of {a.shape[0]} and {b.shape[0]} rows with {scans.shape[0]} scan labels"
         )
+    n_scans = np.unique(scans).size
+    if n_scans < 5:
+        logger.warning("only %d scans: the scan-shuffled null has few distinct shuffles", n_scans)
     correlation = activation_correlation(a, b, chunk_rows)
     null = null_best_correlations(a, b, scans, settings, chunk_rows)
     threshold = float(np.quantile(null, settings.quantile)) if null.size else 1.0
@@ -118,7 +121,7 @@ def align_features(
         "null_seed": settings.seed,
         "null_values": int(null.size),
         "n_rows": int(a.shape[0]),
-        "n_scans": int(np.unique(scans).size),
+        "n_scans": int(n_scans),
         "shared": int(shared.sum()),
         "active_a": int(active_a.sum()),
         "active_b": int(active_b.sum()),
