@@ -17,6 +17,7 @@ include: "rules/mine.smk"
 include: "rules/evaluate.smk"
 include: "rules/label.smk"
 include: "rules/retrieval.smk"
+include: "rules/universality.smk"
 include: "rules/report.smk"
 
 
@@ -26,4 +27,5 @@ rule all:
         data_targets(),
         sae_targets(),
         analysis_targets,
+        universality_targets,
         "results/report/index.html",

@@ -9,6 +9,7 @@ from sail_core.workflow_config import load_table, validate_workflow_config
 from sail_core.embed.shards import assign_shards
 from sail_core.evaluate.protocol import keys_selecting_on_test
 from sail_core.report.layout import sae_dir
+from sail_core.sae.config import split_seed_run
 
 validate_workflow_config(
     config, workflow.source_path("../schemas/config.schema.yaml"), "config.yaml"
@@ -54,7 +55,7 @@ wildcard_constraints:
     image_id=r"[^/]+",
     shard=r"\d+",
     encoder=r"[A-Za-z0-9_.-]+",
-    sae=r"D[0-9-]+_K[0-9-]+",
+    sae=r"D[0-9-]+_K[0-9-]+(_S[0-9]+)?",
 
 
 # A CT-only or MRI-only dataset sets the other root to null.
@@ -212,3 +213,35 @@ def sae_history(wildcards):
     if (wildcards.encoder, wildcards.sae) in IMPORTED_SAES:
         return []
     return sae_file(wildcards, "history.parquet")
+
+
+def run_seed(wildcards):
+    """Training seed of the run `wildcards.sae`: its `_S<seed>` suffix, else the config's."""
+    seed = split_seed_run(wildcards.sae)[1]
+    return config["sae"]["training"]["seed"] if seed is None else seed
+
+
+def seed_runs(wildcards):
+    """The main run of (encoder, sae) first, then its extra-seed runs."""
+    seeds = config["sae"]["stability_seeds"]
+    return [wildcards.sae] + [f"{wildcards.sae}_S{s}" for s in seeds]
+
+
+def universality_targets(wildcards):
+    """Stability of every selected SAE (when extra seeds are configured) and the alignment of
+    every pair of encoders with a selected SAE (in name order, so adding one encoder adds only
+    its own pairs)."""
+    chosen = sorted(selected_saes())
+    targets = []
+    if config["sae"]["stability_seeds"]:
+        targets += [
+            f"results/universality/{e}/{sae}/stability/summary.json"
+            for e, sae in chosen
+        ]
+    for i, (encoder_a, sae_a) in enumerate(chosen):
+        for encoder_b, sae_b in chosen[i + 1 :]:
+            if encoder_b != encoder_a:
+                targets.append(
+                    f"results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/summary.json"
+                )
+    return targets

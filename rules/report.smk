@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from sail_core.report.layout import atlas_inputs
+from sail_core.report.universality_section import universality_inputs
 
 REPORT = config["report"]
 REPORT_SPLIT = config["evaluation"]["recovery"]["report_split"]
@@ -75,6 +76,12 @@ rule report:
                 sae_names,
                 slice_stores(),
                 frozenset(IMPORTED_SAES),
+            )
+            | universality_inputs(
+                Path("results"),
+                selected_saes(),
+                LABELLER,
+                bool(config.get("sae", {}).get("stability_seeds")),
             )
         ),
     output:

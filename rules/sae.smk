@@ -63,6 +63,6 @@ rule encode_codes:
         "../envs/sail.yaml"
     threads: 1
     params:
-        seed=SAE["training"]["seed"],
+        seed=run_seed,
     script:
         "../workflow_scripts/encode_codes.py"

@@ -25,6 +25,13 @@ Classification
 
 Retrieval
 - `precision_at_k`, `average_precision` over a relevance sequence in rank order.
+
+Feature universality (seed stability, cross-encoder alignment)
+- `CrossCorrelation`: streaming Pearson correlation between every column of A and every column
+  of B over the same rows; a column that never varies has correlation 0 with everything.
+- `cosine_matrix`: cosine between every row of A and every row of B (decoder directions).
+- `twin_stability`: per feature, the mean over seed runs of max(0, min(cosine, correlation)) of
+  its twin: a twin counts only as far as it points the same way AND fires on the same slices.
 """
 
 from __future__ import annotations
@@ -266,3 +273,67 @@ def lift(precision: float, base_rate: float) -> float:
     if base_rate is None or math.isnan(base_rate) or base_rate <= 0:
         return math.nan
     return float(precision / base_rate)
+
+
+class CrossCorrelation:
+    """Streaming sums over row chunks from which the (n_a, n_b) Pearson matrix follows exactly.
+
+    Chunks may be SciPy sparse matrices; the accumulators are dense (n_a, n_b) float64.
+    """
+
+    def __init__(self, n_a: int, n_b: int) -> None:
+        self.n = 0
+        self._sum_a = np.zeros(n_a)
+        self._sum_b = np.zeros(n_b)
+        self._sq_a = np.zeros(n_a)
+        self._sq_b = np.zeros(n_b)
+        self._cross = np.zeros((n_a, n_b))
+
+    def update(self, a, b) -> None:
+        if a.shape[0] != b.shape[0]:
+            raise ValueError(f"chunks must have the same rows, got {a.shape[0]} and {b.shape[0]}")
+        if (a.shape[1], b.shape[1]) != self._cross.shape:
+            raise ValueError(f"chunk columns {a.shape[1]}, {b.shape[1]} != {self._cross.shape}")
+        a = sp.csr_matrix(a, dtype=np.float64)
+        b = sp.csr_matrix(b, dtype=np.float64)
+        self.n += a.shape[0]
+        self._sum_a += np.asarray(a.sum(axis=0)).ravel()
+        self._sum_b += np.asarray(b.sum(axis=0)).ravel()
+        self._sq_a += np.asarray(a.multiply(a).sum(axis=0)).ravel()
+        self._sq_b += np.asarray(b.multiply(b).sum(axis=0)).ravel()
+        # densifying the chunk product is far cheaper than scattering millions of COO entries
+        self._cross += (a.T @ b).toarray()
+
+    def result(self) -> np.ndarray:
+        if self.n == 0:
+            raise ValueError("no rows were accumulated")
+        n = self.n
+        var_a = np.maximum(self._sq_a - self._sum_a**2 / n, 0.0)
+        var_b = np.maximum(self._sq_b - self._sum_b**2 / n, 0.0)
+        covariance = self._cross - np.outer(self._sum_a, self._sum_b) / n
+        scale = np.sqrt(np.outer(var_a, var_b))
+        # relative floor: a column whose variance is rounding noise counts as constant
+        floor = 1e-12 * max(float(self._sq_a.max(initial=0)), float(self._sq_b.max(initial=0)), 1.0)
+        valid = np.outer(var_a > floor, var_b > floor)
+        correlation = np.divide(covariance, scale, out=np.zeros_like(covariance), where=valid)
+        return np.clip(correlation, -1.0, 1.0)
+
+
+def cosine_matrix(a, b) -> np.ndarray:
+    """(n_a, n_b) cosine between the rows of a and b; 0 for a zero row."""
+    a, b = _as_float64(a), _as_float64(b)
+    norm_a = np.linalg.norm(a, axis=1)
+    norm_b = np.linalg.norm(b, axis=1)
+    a = np.divide(a, norm_a[:, None], out=np.zeros_like(a), where=norm_a[:, None] > 0)
+    b = np.divide(b, norm_b[:, None], out=np.zeros_like(b), where=norm_b[:, None] > 0)
+    return np.clip(a @ b.T, -1.0, 1.0)
+
+
+def twin_stability(cosines, correlations) -> np.ndarray:
+    """Per feature (rows), the mean over seed runs (columns) of max(0, min(cos, corr))."""
+    cosines, correlations = _as_float64(cosines), _as_float64(correlations)
+    if cosines.shape != correlations.shape or cosines.ndim != 2:
+        raise ValueError(
+            f"need equal (features, seeds) arrays, got {cosines.shape}, {correlations.shape}"
+        )
+    return np.maximum(np.minimum(cosines, correlations), 0.0).mean(axis=1)

@@ -57,9 +57,7 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
     return config
 
 
-def validate_workflow_config(
-    config: dict, schema_path: str | Path, source: str = "config"
-) -> dict:
+def validate_workflow_config(config: dict, schema_path: str | Path, source: str = "config") -> dict:
     """validate_config, then the protocol: no selection step may use test rows unless the config
     opts in by name (sail_core.evaluate.protocol)."""
     validate_config(config, schema_path, source)

@@ -135,3 +135,43 @@ def test_standardised_mean_difference_in_closed_form():
 def test_lift_is_precision_over_base_rate():
     assert metrics.lift(0.6, 0.2) == pytest.approx(3.0)
     assert math.isnan(metrics.lift(0.6, 0.0)) and math.isnan(metrics.lift(0.6, math.nan))
+
+
+def test_cross_correlation_streams_to_the_exact_pearson_matrix():
+    a = sp.random(300, 6, density=0.3, random_state=1, format="csr")
+    b = sp.hstack(
+        [
+            a[:, :1] * 3.0,
+            a[:, 1:2] * 2.0 - a[:, 2:3],
+            sp.random(300, 3, density=0.4, random_state=2),
+        ]
+    ).tocsr()
+    stats = metrics.CrossCorrelation(6, 5)
+    for start in range(0, 300, 70):
+        stats.update(a[start : start + 70], b[start : start + 70])
+    expected = np.corrcoef(a.toarray().T, b.toarray().T)[:6, 6:]
+    assert np.allclose(stats.result(), expected)
+    assert stats.result()[0, 0] == pytest.approx(1.0)
+
+
+def test_cross_correlation_is_zero_for_a_constant_column():
+    a = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]))
+    b = np.array([[1.0], [2.0], [4.0]])
+    stats = metrics.CrossCorrelation(2, 1)
+    stats.update(a, b)
+    result = stats.result()
+    assert result[1, 0] == 0.0
+    assert result[0, 0] == pytest.approx(np.corrcoef([1, 2, 3], [1, 2, 4])[0, 1])
+
+
+def test_cosine_matrix_closed_form():
+    a = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    b = np.array([[2.0, 0.0], [0.0, -3.0]])
+    expected = np.array([[1.0, 0.0], [1 / math.sqrt(2), -1 / math.sqrt(2)], [0.0, 0.0]])
+    assert np.allclose(metrics.cosine_matrix(a, b), expected)
+
+
+def test_twin_stability_takes_the_weaker_of_direction_and_activation():
+    cosines = np.array([[0.9, 0.8], [0.9, -0.5]])
+    correlations = np.array([[0.6, 1.0], [0.2, 0.9]])
+    assert np.allclose(metrics.twin_stability(cosines, correlations), [0.7, 0.1])

@@ -21,6 +21,12 @@ from sail_core.report.layout import DataFiles, SaeFiles
 from sail_core.report.retrieval_section import RetrievalTables, retrieval_section
 from sail_core.report.sources import Missing, load_json, load_png, load_table
 from sail_core.report.thumbnails import thumbnails
+from sail_core.report.universality_section import (
+    UniversalityFiles,
+    card_universality,
+    concepts_section,
+    stability_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +73,17 @@ def _retrieved_images(
         return Missing(f"the retrieved slices cannot be read ({error})")
 
 
+def card_href(files: SaeFiles, feature: int) -> str:
+    return f"#{card_id(files, feature)}"
+
+
 def sae_section(
     files: SaeFiles,
     data: DataFiles,
     index: pl.DataFrame | Missing,
     reader: SliceReader,
     settings: AtlasSettings,
+    saes: list[SaeFiles],
 ) -> Html:
     """Everything about one selected SAE."""
     logger.info("section %s", files.name)
@@ -119,6 +130,8 @@ def sae_section(
         label_section(tables.labels, load_json(files.label_evaluation_summary), files.labeller),
         element("h3", "Language-driven retrieval"),
         retrieval_section(retrieval, images, lambda feature: f"#{card_id(files, feature)}"),
+        element("h3", "Seed stability"),
+        stability_summary(UniversalityFiles(files.root), files),
         element("h3", "Features"),
         feature_list(
             anchor(files),
@@ -126,6 +139,7 @@ def sae_section(
             lambda feature: load_png(files.panel(feature)),
             settings.max_features,
             settings.enrichment_rows,
+            card_universality(UniversalityFiles(files.root), files, saes, card_href),
         ),
         id=anchor(files),
         class_="block",
@@ -145,6 +159,7 @@ def build_atlas(data: DataFiles, saes: list[SaeFiles], settings: AtlasSettings) 
         "nav",
         element("a", "Data", href="#data"),
         [element("a", files.name, href=f"#{anchor(files)}") for files in saes],
+        element("a", "Shared and unique concepts", href="#concepts"),
         class_="toc",
     )
     overview = metrics.overview_table(
@@ -178,7 +193,14 @@ def build_atlas(data: DataFiles, saes: list[SaeFiles], settings: AtlasSettings) 
                 id="data",
                 class_="block",
             ),
-            [sae_section(files, data, index, reader, settings) for files in saes],
+            [sae_section(files, data, index, reader, settings, saes) for files in saes],
+            element(
+                "section",
+                element("h2", "Shared and unique concepts"),
+                concepts_section(UniversalityFiles(data.root), saes, card_href),
+                id="concepts",
+                class_="block",
+            ),
         ),
         element("script", Html(SCRIPT)),
     )

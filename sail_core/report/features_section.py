@@ -181,8 +181,10 @@ def feature_list(
     panel: Callable[[int], bytes | Missing],
     max_features: int,
     enrichment_rows: int,
+    universality: Callable[[int], Html] | None = None,
 ) -> Html:
-    """A search box and one card per listed feature; `panel(feature)` gives its PNG."""
+    """A search box and one card per listed feature; `panel(feature)` gives its PNG and
+    `universality(feature)` its stability and cross-encoder twins."""
     features = listed_features(tables, max_features)
     if not features:
         reasons = [t.reason for t in (tables.stats, tables.labels) if isinstance(t, Missing)]
@@ -227,6 +229,7 @@ def feature_list(
                     class_="feature-body",
                 ),
                 _evaluation_line(evaluation.get(feature)),
+                universality(feature) if universality else None,
                 class_="feature",
                 id=feature_card_id(anchor, feature),
                 data_feature=feature,

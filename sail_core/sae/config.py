@@ -74,6 +74,20 @@ def format_sae_name(widths, ks) -> str:
     return f"D{'-'.join(str(w) for w in widths)}_K{'-'.join(str(k) for k in ks)}"
 
 
+SEED_RUN_PATTERN = re.compile(r"(?P<base>.+)_S(?P<seed>\d+)")
+
+
+def seed_run_name(name: str, seed: int) -> str:
+    """The name of the extra-seed run of SAE `name`: `D32-128_K4-8_S1`."""
+    return f"{name}_S{seed}"
+
+
+def split_seed_run(name: str) -> tuple[str, int | None]:
+    """`D32-128_K4-8_S1` -> ("D32-128_K4-8", 1); a plain config name -> (name, None)."""
+    match = SEED_RUN_PATTERN.fullmatch(name)
+    return (match["base"], int(match["seed"])) if match else (name, None)
+
+
 def parse_sae_name(name: str) -> SaeSpec:
     """`D32-128_K4-8` -> SaeSpec((32, 128), (4, 8)); raises ValueError naming the problem."""
     match = NAME_PATTERN.fullmatch(name)
