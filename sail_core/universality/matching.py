@@ -12,7 +12,7 @@ import zarr
 from scipy.optimize import linear_sum_assignment
 
 from sail_core.metrics import CrossCorrelation
-from sail_core.mine.codes import CodeStore
+from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from sail_core.label.evaluate.run import RESULT_SCHEMA, summarise
 from sail_core.mine.panels import montage
 from sail_core.report.atlas import AtlasSettings
 from sail_core.report.figures import write_example_slices, write_sae_figures
-from sail_core.report.layout import DataFiles, SaeFiles
+from sail_core.report.layout import DataFiles, SaeFiles, sae_dir
 
 ENCODER = "enc"
 SELECTED = "D8-32_K2-4"
@@ -368,13 +368,14 @@ def build_results_tree(root: Path) -> ResultsTree:
     write_parquet(ranking, data.ranking(ENCODER))
     for sae, fvu in ((SELECTED, 0.2), (OTHER, 0.15)):
         write_json(data.sae_metrics(ENCODER, sae), _sae_metrics(sae, fvu))
-    write_parquet(_history(), selected.history)
+    history = data.root / sae_dir(ENCODER, SELECTED, False) / "history.parquet"
+    write_parquet(_history(), history)
     _write_eval(selected, ranking, _sae_metrics(SELECTED, 0.2))
     _write_features(selected)
     _write_labels(selected)
     _write_retrieval(selected, index)
     write_sae_figures(
-        selected.history, selected.recovery, selected.metrics, "val",
+        history, selected.recovery, selected.metrics, "val",
         selected.training_curves, selected.recovery_curves,
     )  # fmt: skip
     write_example_slices(data.index, SliceReader(data.slices_dir), 3, data.example_slices)

@@ -15,7 +15,7 @@ from sail_core.data.dataset import build_subjects
 from sail_core.data.phantom import generate_phantom
 from sail_core.data.slicing import SlicingParams, slice_scan
 from sail_core.sae import TrainConfig, encode_codes, load_sae, train_sae
-from sail_core.sae.codes import open_codes
+from sail_core.sae.codes import CodeStore
 from sail_core.universality.alignment import NullSettings, align_features
 from sail_core.universality.matching import activation_correlation
 from sail_core.universality.stability import SaeRun, TwinThresholds, seed_stability
@@ -83,7 +83,7 @@ def trained_run(x, splits, seed, out_dir) -> tuple[SaeRun, np.ndarray]:
     train_sae(x, splits, SAE, config, out_dir, source=f"synthetic encoder, seed {seed}")
     model = load_sae(out_dir)
     encode_codes(model, x, out_dir / "codes.zarr", chunk_rows=512, attrs={}, source="synthetic")
-    codes = open_codes(out_dir / "codes.zarr")[splits["val"]]
+    codes = CodeStore(out_dir / "codes.zarr").read_rows(splits["val"])
     return SaeRun(model.W_dec.detach().numpy(), codes), codes
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-from sail_core.mine.codes import write_code_store
+from sail_core.sae.codes import write_code_store
 
 from sail_core.universality.alignment import (
     NullSettings,
