@@ -7,10 +7,15 @@ import torch.nn.functional as F
 
 
 def write_study_checkpoint(
-    path, d_in: int, widths: list[int], ks: list[int], with_hparams: bool = True
+    path,
+    d_in: int,
+    widths: list[int],
+    ks: list[int],
+    with_hparams: bool = True,
+    threshold: float = 0.08,
 ) -> dict:
     """A checkpoint in the study's Lightning layout (see sail_core.sae.convert) with seeded
-    random unit-norm encoder rows; returns its state_dict."""
+    random unit-norm encoder rows and the given JumpReLU threshold; returns its state_dict."""
     generator = torch.Generator().manual_seed(0)
     n_latents = widths[-1]
     weight = F.normalize(torch.randn(n_latents, d_in, generator=generator), dim=1)
@@ -18,7 +23,7 @@ def write_study_checkpoint(
         "model.encoder.weight": weight,
         "model.encoder.bias": 0.05 * torch.randn(n_latents, generator=generator),
         "model.bias": 0.1 * torch.randn(d_in, generator=generator),
-        "model.inference_threshold": torch.tensor(0.08),
+        "model.inference_threshold": torch.tensor(threshold),
         "model._threshold_sum": torch.tensor(8.0),
         "model._threshold_count": torch.tensor(100.0),
     }

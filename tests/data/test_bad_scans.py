@@ -285,7 +285,7 @@ def test_a_dataset_of_good_and_every_kind_of_bad_scan_runs_through(tmp_path):
     repo = SCRIPT.parents[1]
     config = yaml.safe_load((repo / "config.yaml").read_text())
     config["dataset"] |= {"source": "totalsegmentator", "ct_root": str(root), "mri_root": None}
-    config["split"]["test_institutes"] = ["C"]
+    config["split"] = {"test_institutes": ["C"]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),

@@ -18,12 +18,23 @@ from pathlib import Path
 configfile: "config.yaml"
 
 
+IMPORTED_SAES = []
+
+
 def selected_saes():
     return [("enc", "D8-32_K2-4")]
 
 
 def sae_names(encoder):
     return ["D8-32_K2-4", "D16-64_K4-8"]
+
+
+def sae_history(wildcards):
+    return f"results/sae/{{wildcards.encoder}}/{{wildcards.sae}}/history.parquet"
+
+
+def sae_metrics(wildcards):
+    return f"results/sae/{{wildcards.encoder}}/{{wildcards.sae}}/metrics.json"
 
 
 def slice_stores():

@@ -81,7 +81,8 @@ def replan(workdir: Path, config: dict, change) -> dict[str, int]:
 
 
 def small_demo_config() -> dict:
-    """The demo config, cut down: 12 scans, two random DINOv3 encoders with one SAE each."""
+    """The demo config, cut down: 12 scans, two random DINOv3 encoders with one SAE each and
+    one extra stability seed."""
     config = full_demo_config()
     config["phantom"].update(n_ct=8, n_mri=4)
     random_dino = config["embedding"]["encoders"]["dinov3_random"]
@@ -91,6 +92,8 @@ def small_demo_config() -> dict:
     }
     config["sae"]["configs"] = {"dino_a": ["D32-128_K4-8"], "dino_b": ["D32-128_K4-8"]}
     config["sae"]["training"]["epochs"] = 5
+    config["sae"]["stability_seeds"] = [1]
+    config["universality"]["null_permutations"] = 5
     return config
 
 

@@ -21,9 +21,11 @@ def test_imported_checkpoint_runs_through_evaluation_and_report(finished_run, tm
     checkpoint = tmp_path / "study" / "last.ckpt"
     checkpoint.parent.mkdir()
     dim = config["embedding"]["encoders"][ENCODER]["dim"]
-    write_study_checkpoint(checkpoint, dim, [32, 128], [4, 8])
+    # a threshold that keeps the random dictionary's codes sparse, as a trained one's are
+    write_study_checkpoint(checkpoint, dim, [32, 128], [4, 8], threshold=0.25)
     imported = copy.deepcopy(config)
     imported["sae"]["imports"] = {ENCODER: {SAE: str(checkpoint)}}
+    imported["evaluation"]["probe"]["c_grid"] = [1.0]
     write_config(workdir, imported)
 
     jobs = planned_jobs(workdir)

@@ -3,37 +3,13 @@ and one extra seed: a new seed plans only its own training and what reads it; a 
 plans only its own chain and the alignment pairs it enters."""
 
 import copy
+import shutil
 
 import pytest
-import yaml
 
-from ..workflow.conftest import REPO, planned_jobs, snakemake, write_config
+from .conftest import planned_jobs, snakemake, write_config
 
 UPSTREAM = ("phantom", "subjects", "slice_subject", "split", "slice_index")
-
-
-@pytest.fixture(scope="module")
-def demo_config():
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["phantom"].update(n_ct=8, n_mri=4)
-    random_dino = config["embedding"]["encoders"]["dinov3_random"]
-    config["embedding"]["encoders"] = {
-        "dino_a": copy.deepcopy(random_dino),
-        "dino_b": copy.deepcopy(random_dino) | {"seed": 7},
-    }
-    config["sae"]["configs"] = {"dino_a": ["D32-128_K4-8"], "dino_b": ["D32-128_K4-8"]}
-    config["sae"]["training"]["epochs"] = 5
-    config["sae"]["stability_seeds"] = [1]
-    config["universality"]["null_permutations"] = 5
-    return config
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, demo_config):
-    workdir = tmp_path_factory.mktemp("universality_run")
-    write_config(workdir, demo_config)
-    snakemake(workdir, "--cores", "2")
-    return workdir, demo_config
 
 
 @pytest.mark.slow
@@ -60,8 +36,10 @@ def test_new_stability_seed_plans_only_its_training_and_readers(finished_run):
 
 
 @pytest.mark.slow
-def test_new_encoder_plans_only_its_chain_and_its_alignment_pairs(finished_run):
-    workdir, config = finished_run
+def test_new_encoder_plans_only_its_chain_and_its_alignment_pairs(finished_run, tmp_path):
+    # runs the new encoder up to its ranking, so on a copy of the shared run
+    workdir, config = tmp_path / "run", finished_run[1]
+    shutil.copytree(finished_run[0], workdir, symlinks=True)
     changed = copy.deepcopy(config)
     changed["embedding"]["encoders"]["dino_c"] = config["embedding"]["encoders"]["dino_a"] | {
         "seed": 11
