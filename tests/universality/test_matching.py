@@ -4,8 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-from sail_core.sae.codes import write_code_store
 
+from sail_core.sae.codes import write_code_store
 from sail_core.universality.alignment import (
     NullSettings,
     align_features,
