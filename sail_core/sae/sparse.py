@@ -57,13 +57,21 @@ def csr_matmul(crow: Tensor, col: Tensor, values: Tensor, tiles: list[Tensor]) -
     Each CSR row is a weighted bag of dense rows, so this is an embedding bag per row (a
     faster kernel on CPU than the generic sparse-dense product, and available on GPU).
     """
-    parts = [
-        F.embedding_bag(
-            col, tile, crow, mode="sum", per_sample_weights=values, include_last_offset=True
-        )
-        for tile in tiles
-    ]
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+    if len(tiles) == 1:
+        return _bag_sum(crow, col, values, tiles[0])
+    out = tiles[0].new_empty(crow.numel() - 1, sum(tile.shape[1] for tile in tiles))
+    start = 0
+    for tile in tiles:
+        # written straight into its columns: a concatenation would copy every tile once more
+        out[:, start : start + tile.shape[1]] = _bag_sum(crow, col, values, tile)
+        start += tile.shape[1]
+    return out
+
+
+def _bag_sum(crow: Tensor, col: Tensor, values: Tensor, dense: Tensor) -> Tensor:
+    return F.embedding_bag(
+        col, dense, crow, mode="sum", per_sample_weights=values, include_last_offset=True
+    )
 
 
 def sampled_dot(
@@ -161,6 +169,18 @@ def _candidate_floor(block: Tensor, budget: int) -> Tensor:
     return sample.topk(wanted, sorted=False).values.min().clamp(min=0)
 
 
+def _flat_above(pre: Tensor, width: int, floor: Tensor) -> Tensor:
+    """Flat indices into `pre` (ascending) of the entries of pre[:, :width] above `floor`.
+
+    One 1-D nonzero over the block's mask, mapped back to `pre`'s row stride: cheaper than a
+    2-D nonzero and the (row, column) advanced indexing it would need.
+    """
+    local = (pre[:, :width] > floor).view(-1).nonzero().squeeze(1)
+    if width == pre.shape[1]:
+        return local
+    return local + torch.div(local, width, rounding_mode="floor") * (pre.shape[1] - width)
+
+
 def batch_topk(pre: Tensor, width: int, k: int) -> Tensor:
     """Flat indices (ascending) of the k·B largest positive entries of pre[:, :width].
 
@@ -168,18 +188,17 @@ def batch_topk(pre: Tensor, width: int, k: int) -> Tensor:
     entries are returned when fewer are positive. Candidates above a sampled floor are
     ranked exactly; the floor falls back to 0 if it kept too few.
     """
-    block = pre[:, :width]
     budget = k * pre.shape[0]
-    floor = _candidate_floor(block, budget)
-    rows, cols = (block > floor).nonzero(as_tuple=True)
-    if floor > 0 and rows.numel() < budget:
-        rows, cols = (block > 0).nonzero(as_tuple=True)
-    if rows.numel() > budget:
-        top = block[rows, cols].topk(budget, sorted=False).indices
-        keep = torch.zeros(rows.numel(), dtype=torch.bool, device=pre.device)
+    floor = _candidate_floor(pre[:, :width], budget)
+    flat = _flat_above(pre, width, floor)
+    if floor > 0 and flat.numel() < budget:
+        flat = _flat_above(pre, width, floor.new_zeros(()))
+    if flat.numel() > budget:
+        top = pre.reshape(-1)[flat].topk(budget, sorted=False).indices
+        keep = torch.zeros(flat.numel(), dtype=torch.bool, device=pre.device)
         keep[top] = True
-        rows, cols = rows[keep], cols[keep]
-    return rows * pre.shape[1] + cols
+        flat = flat[keep]
+    return flat
 
 
 def sample_topk(pre: Tensor, width: int, k: int) -> Tensor:
