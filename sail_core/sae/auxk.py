@@ -46,7 +46,7 @@ def auxk_loss(
     dead_latents = dead.nonzero().squeeze(1)
     n_dead = dead_latents.numel()
     if n_dead == 0:
-        return pre.new_zeros(())
+        return x.new_zeros(())
     batch, n_latents = pre.shape
     local = sample_topk(pre[:, dead_latents], n_dead, min(k_aux, n_dead))
     rows = torch.div(local, n_dead, rounding_mode="floor")

@@ -118,10 +118,17 @@ class MatryoshkaSAE(nn.Module):
     # training ------------------------------------------------------------------------------
     def preacts(self, x: Tensor) -> Tensor:
         """pre = W_enc (x - b_dec) + b_enc for model-space inputs, without autograd."""
+        return self.compute_preacts(x).to(x.dtype)
+
+    def compute_preacts(self, x: Tensor) -> Tensor:
+        """`preacts` in the encoder's compute precision (bf16 with `bf16_encoder`): training
+        selects on these directly, so the whole (B, D) matrix is never widened to fp32."""
         with torch.no_grad():
-            with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16_encoder):
-                pre = torch.addmm(self.b_enc, x - self.b_dec, self.W_enc.T)
-            return pre.to(x.dtype)
+            centred = x - self.b_dec
+            if not self.bf16_encoder:
+                return torch.addmm(self.b_enc, centred, self.W_enc.T)
+            half = torch.bfloat16
+            return torch.addmm(self.b_enc.to(half), centred.to(half), self.W_enc.to(half).T)
 
     def select(self, pre: Tensor) -> StackedCode:
         pick = batch_topk if self.selection == "batch" else sample_topk
@@ -146,7 +153,7 @@ class MatryoshkaSAE(nn.Module):
 
     def forward_train(self, x: Tensor) -> TrainForward:
         """Model-space input (B, d) -> per-level reconstructions under top-k selection."""
-        pre = self.preacts(x)
+        pre = self.compute_preacts(x)
         code = self.select(pre)
         recon = self.decode_code(x, pre, code, cumulative=self.spec.variant == "global")
         return TrainForward(recon, code, pre)

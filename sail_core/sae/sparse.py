@@ -215,7 +215,7 @@ class _GatherPreacts(torch.autograd.Function):
     def forward(ctx, x, w_enc, b_enc, b_dec, pre, code: StackedCode):
         ctx.save_for_backward(x, b_dec, w_enc)
         ctx.code = code
-        return pre.reshape(-1)[code.flat]
+        return pre.reshape(-1)[code.flat].to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
