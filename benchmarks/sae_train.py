@@ -224,9 +224,14 @@ def run_race(
                 args.seconds / 4,
             ),
         }
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         race(list(contenders.values()), device)
     rate = {label: c.timed_rows / c.timed_seconds for label, c in contenders.items()}
     print(f"forward GEMM (the bound) {rate['forward GEMM']:9,.0f} samples/s")
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**30
+        print(f"peak GPU memory of the race (all three contenders): {peak:.2f} GiB")
     fvu = {}
     for label, model in (("ours", ours), ("reference", reference)):
         contender = contenders[label]
