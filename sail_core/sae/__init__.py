@@ -1,23 +1,31 @@
-"""Matryoshka BatchTopK sparse autoencoders: model, training, calibration, codes, import."""
+"""Matryoshka BatchTopK sparse autoencoders: model, training, calibration, codes, import.
 
-from sail_core.sae.codes import encode_codes, iter_code_chunks, open_codes
-from sail_core.sae.config import SaeSpec, TrainConfig, format_sae_name, parse_sae_name
-from sail_core.sae.convert import convert_study_checkpoint
-from sail_core.sae.export import load_sae, save_sae
-from sail_core.sae.model import MatryoshkaSAE
-from sail_core.sae.run import train_sae
+The names below load on first use, so a job that only reads codes does not import torch.
+"""
 
-__all__ = [
-    "MatryoshkaSAE",
-    "SaeSpec",
-    "TrainConfig",
-    "convert_study_checkpoint",
-    "encode_codes",
-    "format_sae_name",
-    "iter_code_chunks",
-    "load_sae",
-    "open_codes",
-    "parse_sae_name",
-    "save_sae",
-    "train_sae",
-]
+from importlib import import_module
+
+_HOME = {
+    "MatryoshkaSAE": "sail_core.sae.model",
+    "SaeSpec": "sail_core.sae.config",
+    "TrainConfig": "sail_core.sae.config",
+    "convert_study_checkpoint": "sail_core.sae.convert",
+    "encode_codes": "sail_core.sae.codes",
+    "format_sae_name": "sail_core.sae.config",
+    "iter_code_chunks": "sail_core.sae.codes",
+    "load_sae": "sail_core.sae.export",
+    "open_codes": "sail_core.sae.codes",
+    "parse_sae_name": "sail_core.sae.config",
+    "save_sae": "sail_core.sae.export",
+    "train_sae": "sail_core.sae.run",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value

@@ -2,7 +2,8 @@
 
 Arrays: `indptr` int64 (N + 1), `indices` int32 (nnz), `values` float32 (nnz); attrs:
 index_hash, n_latents, n_rows, sae, encoder, threshold, seed. Rows are encoded in chunks, so
-memory stays bounded by one chunk's dense pre-activations.
+memory stays bounded by one chunk's dense pre-activations. Reading codes needs no torch (the
+evaluation jobs only read), so torch is imported by the encoder alone.
 """
 
 from __future__ import annotations
@@ -10,21 +11,22 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 import zarr
 
 from sail_core.io import atomic_output
-from sail_core.sae.model import MatryoshkaSAE
+
+if TYPE_CHECKING:
+    from sail_core.sae.model import MatryoshkaSAE
 
 logger = logging.getLogger(__name__)
 
 NNZ_CHUNK = 1 << 20
 
 
-@torch.no_grad()
 def encode_codes(
     model: MatryoshkaSAE,
     view,
@@ -35,6 +37,8 @@ def encode_codes(
     source: str,
 ) -> None:
     """Encode all rows of `view` (N, d) with the JumpReLU of `model` into a CSR Zarr group."""
+    import torch
+
     n_rows, d_in = view.shape
     if d_in != model.d_in:
         raise ValueError(
@@ -56,7 +60,8 @@ def encode_codes(
             bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
             if bad.size:
                 raise ValueError(f"{source}: rows {(bad + start)[:10].tolist()} contain NaN or inf")
-            ptr, idx, val = model.encode_sparse(torch.from_numpy(x).to(device))
+            with torch.no_grad():
+                ptr, idx, val = model.encode_sparse(torch.from_numpy(x).to(device))
             indptr[start + 1 : stop + 1] = (ptr[1:].cpu().numpy() + nnz).astype(np.int64)
             indices.append(idx.cpu().numpy().astype(np.int32))
             values.append(val.cpu().numpy().astype(np.float32))
