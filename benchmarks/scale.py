@@ -132,7 +132,11 @@ def encode(folder: Path, args: argparse.Namespace) -> dict:
 
 def _child(stage, folder, args, extra, queue) -> None:
     started = time.perf_counter()
-    result = stage(folder, args, *extra)
+    try:
+        result = stage(folder, args, *extra)
+    except Exception as error:  # reported by the parent, which would otherwise wait forever
+        queue.put({"error": f"{type(error).__name__}: {error}"})
+        raise
     result["seconds"] = time.perf_counter() - started
     result["peak RSS GB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     queue.put(result)
@@ -146,8 +150,8 @@ def run_stage(label: str, stage, folder: Path, args: argparse.Namespace, *extra)
     process.start()
     result = queue.get()
     process.join()
-    if process.exitcode:
-        raise SystemExit(f"stage {label} failed (exit code {process.exitcode})")
+    if "error" in result or process.exitcode:
+        raise SystemExit(f"stage {label} failed: {result.get('error', process.exitcode)}")
     rate = result["rows"] / result["seconds"]
     shown = result.get("rows/s", rate)
     print(
