@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from sail_core.io import read_json
 from sail_core.sae import TrainConfig, train_sae
 from sail_core.sae.config import parse_sae_name
 from sail_core.sae.losses import unexplained_variance
@@ -74,3 +75,12 @@ def test_precision_accepts_auto():
     assert TrainConfig(precision="auto").precision == "auto"
     with pytest.raises(ValueError, match="sae.precision"):
         TrainConfig(precision="fp16")
+
+
+@pytest.mark.parametrize("fast_bf16, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_follows_the_hardware(tmp_path, monkeypatch, fast_bf16, expected):
+    monkeypatch.setattr("sail_core.embed.precision.cpu_has_fast_bf16", lambda: fast_bf16)
+    x, _ = planted(3000, 16, 16, 2, seed=0)
+    config = TrainConfig(epochs=1, precision="auto", device="cpu", **FAST)
+    train_sae(x, SPLITS, "D8-32_K2-4", config, tmp_path, source="planted")
+    assert read_json(tmp_path / "config.json")["precision_resolved"] == expected
