@@ -191,7 +191,7 @@ def run_race(
     initial.reset_parameters(torch.Generator().manual_seed(args.seed))
     initial.to(device)
     init_decoder_bias(initial, train.take(torch.arange(min(train.n_rows, 16384))), "mean")
-    initial.bf16_encoder = bf16
+    initial.bf16_compute = bf16
 
     ours, reference = copy.deepcopy(initial), copy.deepcopy(initial)
     config = TrainConfig(

@@ -88,7 +88,7 @@ def train(folder: Path, args: argparse.Namespace, budget_mb: int, save: bool) ->
     )
     model = MatryoshkaSAE(parse_sae_name(args.name), args.dim, input_norm="l2")
     model.reset_parameters(torch.Generator().manual_seed(args.seed))
-    model.bf16_encoder = args.precision == "bf16"
+    model.bf16_compute = args.precision == "bf16"
     started = time.perf_counter()
     source = train_source(view, rows, budget_mb, model.normalise, torch.device("cpu"))
     loaded = time.perf_counter() - started

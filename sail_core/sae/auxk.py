@@ -53,7 +53,8 @@ def auxk_loss(
     flat = rows * n_latents + dead_latents[local - rows * n_dead]
     code = stack_blocks([flat], batch, n_latents)
     b_dec = model.b_dec.detach()
-    values = gather_preacts(x, model.W_enc, model.b_enc, b_dec, pre, code)
-    recon = sparse_decode(values, model.W_dec, code)[0]
+    low = model.compute_dtype
+    values = gather_preacts(x, model.W_enc, model.b_enc, b_dec, pre, code, low)
+    recon = sparse_decode(values, model.W_dec, code, low)[0]
     scale = min(n_dead / k_aux, 1.0)
     return scale * unexplained_variance(residual.detach(), recon)

@@ -59,7 +59,7 @@ class MatryoshkaSAE(nn.Module):
         self.d_in = d_in
         self.selection = selection
         self.input_norm = input_norm
-        self.bf16_encoder = False
+        self.bf16_compute = False
         n = spec.n_latents
         self.W_enc = nn.Parameter(torch.empty(n, d_in))
         self.b_enc = nn.Parameter(torch.zeros(n))
@@ -120,15 +120,21 @@ class MatryoshkaSAE(nn.Module):
         """pre = W_enc (x - b_dec) + b_enc for model-space inputs, without autograd."""
         return self.compute_preacts(x).to(x.dtype)
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """Precision of the training step's products (the encoder GEMM and the sparse
+        products); weights, gradients and optimiser state stay in the weights' precision."""
+        return torch.bfloat16 if self.bf16_compute else self.W_enc.dtype
+
     def compute_preacts(self, x: Tensor) -> Tensor:
-        """`preacts` in the encoder's compute precision (bf16 with `bf16_encoder`): training
-        selects on these directly, so the whole (B, D) matrix is never widened to fp32."""
+        """`preacts` in `compute_dtype`: training selects on these directly, so the whole
+        (B, D) matrix is never widened to fp32."""
         with torch.no_grad():
             centred = x - self.b_dec
-            if not self.bf16_encoder:
+            if not self.bf16_compute:
                 return torch.addmm(self.b_enc, centred, self.W_enc.T)
-            half = torch.bfloat16
-            return torch.addmm(self.b_enc.to(half), centred.to(half), self.W_enc.to(half).T)
+            low = self.compute_dtype
+            return torch.addmm(self.b_enc.to(low), centred.to(low), self.W_enc.to(low).T)
 
     def select(self, pre: Tensor) -> StackedCode:
         pick = batch_topk if self.selection == "batch" else sample_topk
@@ -145,8 +151,9 @@ class MatryoshkaSAE(nn.Module):
 
         `cumulative`: reconstruction ℓ sums blocks 0..ℓ (prefix codes) instead of block ℓ alone.
         """
-        values = gather_preacts(x, self.W_enc, self.b_enc, self.b_dec, pre, code)
-        parts = sparse_decode(values, self.W_dec, code)
+        low = self.compute_dtype
+        values = gather_preacts(x, self.W_enc, self.b_enc, self.b_dec, pre, code, low)
+        parts = sparse_decode(values, self.W_dec, code, low)
         if cumulative:
             parts = parts.cumsum(0)
         return parts + self.b_dec

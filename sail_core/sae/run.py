@@ -109,7 +109,7 @@ def train_sae(
     fit_input_normalisation(model, view, split_rows["train"], config.batch_size)
     model.to(device)
     precision = resolve_precision(config.precision, device)
-    model.bf16_encoder = precision == "bf16"
+    model.bf16_compute = precision == "bf16"
     logger.info("SAE encoder precision %s (configured %s)", precision, config.precision)
     train = train_source(
         view, split_rows["train"], config.memory_budget_mb, model.normalise, device

@@ -189,9 +189,9 @@ def sample_topk(pre: Tensor, width: int, k: int) -> Tensor:
 
 class _GatherPreacts(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w_enc, b_enc, b_dec, pre, code: StackedCode):
+    def forward(ctx, x, w_enc, b_enc, b_dec, pre, code: StackedCode, compute_dtype):
         ctx.save_for_backward(x, b_dec, w_enc)
-        ctx.code = code
+        ctx.code, ctx.compute_dtype = code, compute_dtype
         return pre.reshape(-1)[code.flat].to(x.dtype)
 
     @staticmethod
@@ -200,48 +200,67 @@ class _GatherPreacts(torch.autograd.Function):
         code: StackedCode = ctx.code
         grad_w = grad_b_enc = grad_b_dec = None
         if ctx.needs_input_grad[1]:
-            grad_w = code.summed_transposed_matmul(grad, x - b_dec)
+            low = ctx.compute_dtype
+            centred = (x - b_dec).to(low)
+            grad_w = code.summed_transposed_matmul(grad.to(low), centred).to(grad.dtype)
         if ctx.needs_input_grad[2] or ctx.needs_input_grad[3]:
             grad_b_enc = torch.zeros(code.n_latents, dtype=grad.dtype, device=grad.device)
             grad_b_enc.index_add_(0, code.col, grad)
         if ctx.needs_input_grad[3]:
             # b_dec is shared by all rows, so its encoder-path gradient is one vector product
             grad_b_dec = -(grad_b_enc @ w_enc)
-        return None, grad_w, grad_b_enc, grad_b_dec, None, None
+        return None, grad_w, grad_b_enc, grad_b_dec, None, None, None
 
 
 class _SparseDecode(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, values, w_dec, code: StackedCode):
-        ctx.save_for_backward(values, w_dec)
-        ctx.code = code
-        return csr_matmul(code.crow, code.col, values, w_dec)
+    def forward(ctx, values, w_dec, code: StackedCode, compute_dtype):
+        low_values, low_w = values.to(compute_dtype), w_dec.to(compute_dtype)
+        ctx.save_for_backward(low_values, w_dec)
+        ctx.code, ctx.compute_dtype = code, compute_dtype
+        return csr_matmul(code.crow, code.col, low_values, low_w).to(values.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        values, w_dec = ctx.saved_tensors
+        low_values, w_dec = ctx.saved_tensors
         code: StackedCode = ctx.code
         grad = grad.contiguous()
         grad_values = grad_w = None
         if ctx.needs_input_grad[0]:
+            # in the master precision: the CPU sampled product has no bf16 kernel
             grad_values = sampled_dot(code.crow, code.col, code.n_rows, grad, w_dec)
         if ctx.needs_input_grad[1]:
-            grad_w = code.transposed_matmul(values, grad)
-        return grad_values, grad_w, None
+            low_grad = grad.to(ctx.compute_dtype)
+            grad_w = code.transposed_matmul(low_values, low_grad).to(w_dec.dtype)
+        return grad_values, grad_w, None, None
 
 
 def gather_preacts(
-    x: Tensor, w_enc: Tensor, b_enc: Tensor, b_dec: Tensor, pre: Tensor, code: StackedCode
+    x: Tensor,
+    w_enc: Tensor,
+    b_enc: Tensor,
+    b_dec: Tensor,
+    pre: Tensor,
+    code: StackedCode,
+    compute_dtype: torch.dtype | None = None,
 ) -> Tensor:
     """The selected entries of pre = W_enc (x - b_dec) + b_enc (already computed, no grad).
 
     Gradients reach W_enc and b_enc only at the selected latents, and b_dec through the
-    centring; x gets none.
+    centring; x gets none. `compute_dtype` (default: x's) is the precision of the W_enc
+    gradient's sparse product; the gradient itself is returned in x's precision.
     """
-    return _GatherPreacts.apply(x, w_enc, b_enc, b_dec, pre, code)
+    low = compute_dtype or x.dtype
+    return _GatherPreacts.apply(x, w_enc, b_enc, b_dec, pre, code, low)
 
 
-def sparse_decode(values: Tensor, w_dec: Tensor, code: StackedCode) -> Tensor:
-    """Per-block decodes without bias: (L, B, d) with [ℓ, b] = sum over block ℓ of v · W_dec[j]."""
-    out = _SparseDecode.apply(values, w_dec, code)
+def sparse_decode(
+    values: Tensor, w_dec: Tensor, code: StackedCode, compute_dtype: torch.dtype | None = None
+) -> Tensor:
+    """Per-block decodes without bias: (L, B, d) with [ℓ, b] = sum over block ℓ of v · W_dec[j].
+
+    `compute_dtype` (default: W_dec's) is the precision of the sparse products (the decode and
+    the W_dec gradient); results and gradients are returned in the operands' precision.
+    """
+    out = _SparseDecode.apply(values, w_dec, code, compute_dtype or w_dec.dtype)
     return out.view(code.n_blocks, code.batch, w_dec.shape[1])
