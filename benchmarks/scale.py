@@ -8,9 +8,17 @@ index and carrying its hash). Stages, each in a fresh process so its peak RSS is
 - shards: generate and write all rows;
 - train streamed: one SAE trained from the shards with a memory budget that forces streaming;
 - train in memory: the same SAE, seed and rows with the split in memory (for the ratio);
-- encode: JumpReLU threshold calibrated on val rows, then `encode_codes` over all rows.
-Printed per stage: wall seconds, rows/s and peak RSS; then streamed / in-memory throughput and
-the study grid (84 configs x 100 epochs) in CPU core-hours at the measured streamed rate.
+- encode: JumpReLU threshold calibrated on val rows, then `encode_codes` over all rows, and the
+  val rows' codes as their own store (aligned with the val rows' slice index);
+- one config's evaluation on the val rows, each part with the library function its evaluation
+  rule calls: mining, probes (dense and sparse), recovery, monosemanticity, fingerprint. The
+  val rows' index keeps the synthetic split labels, so the probes train on its train part.
+  The planted structure is not tied to the index's labels: the scores mean nothing, the costs
+  are the point.
+Printed per stage: wall seconds, rows/s and peak RSS; then streamed / in-memory throughput, the
+evaluation's total, and the study grid (84 configs x 100 epochs) in CPU core-hours at the
+measured streamed rate and in GPU-hours at `--gpu-samples-per-s` (a rate measured on a GPU with
+benchmarks/sae_train.py), or a line saying that no GPU rate was measured.
 
     .venv/bin/python benchmarks/scale.py                  # 1,000,000 rows x 1024 dims
     .venv/bin/python benchmarks/scale.py --rows 40000     # about a minute
@@ -31,7 +39,24 @@ STUDY_CONFIGS = 84
 STUDY_EPOCHS = 100
 STUDY_ROWS, STUDY_VAL_ROWS = 1_000_000, 140_000
 SHARD_ROWS = 50_000
-GOALS = {"streamed / in-memory": 0.9, "peak RSS GB": 8.0}
+INDEX_FILE = "index.parquet"
+GOALS = {"streamed / in-memory": 0.9, "peak RSS GB": 8.0, "evaluation minutes": 10.0}
+EVALUATION_STAGES = ("mining", "probes", "recovery", "monosemanticity", "fingerprint")
+# a slice of the study's probe groups: binary, multiclass and organ-presence targets
+PROBE_GROUPS = {
+    "modality": {"kind": "multiclass", "column": "modality", "classes": ["mri", "ct"]},
+    "sex": {"kind": "multiclass", "column": "gender", "classes": ["f", "m"]},
+    "orientation": {
+        "kind": "multiclass",
+        "column": "orientation",
+        "classes": ["axial", "coronal", "sagittal"],
+    },
+    "organs_abdominal": {
+        "kind": "presence",
+        "classes": ["gallbladder", "kidney_left", "liver", "spleen", "prostate"],
+    },
+    "organs_thoracic": {"kind": "presence", "classes": ["heart", "sternum"]},
+}
 
 
 def planted_rows(atoms: np.ndarray, n: int, active: int, rng: np.random.Generator) -> np.ndarray:
@@ -45,12 +70,38 @@ def planted_rows(atoms: np.ndarray, n: int, active: int, rng: np.random.Generato
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+def _val_start(args: argparse.Namespace) -> int:
+    return args.rows - min(args.val_rows, args.rows // 5)
+
+
+def val_index(folder: Path, args: argparse.Namespace):
+    """The val rows' slice index, renumbered from 0 (row_id = position among the val rows)."""
+    import polars as pl
+
+    index = pl.read_parquet(folder / INDEX_FILE)[_val_start(args) :]
+    return index.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_id"))
+
+
+def scans_in_random_order(index, seed: int):
+    """The index with its scans (each kept contiguous) in a seeded random order: the synthetic
+    index is sorted by modality, so a block of its last rows would hold one modality only."""
+    import polars as pl
+
+    scan = ["modality", "image_id"]
+    ranks = index.select(scan).unique().sort(scan)
+    ranks = ranks.sample(fraction=1.0, shuffle=True, seed=seed).with_row_index("scan_rank")
+    shuffled = index.join(ranks, on=scan).sort("scan_rank", "row_id").drop("scan_rank")
+    return shuffled.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_id"))
+
+
 def write_shards(folder: Path, args: argparse.Namespace) -> dict:
     from sail_core.columns import index_hash
     from sail_core.embed.store import write_embeddings
     from sail_core.mine.synthetic import synthetic_index
 
-    digest = index_hash(synthetic_index(args.rows, args.scans, seed=args.seed))
+    index = scans_in_random_order(synthetic_index(args.rows, args.scans, seed=args.seed), args.seed)
+    index.write_parquet(folder / INDEX_FILE)
+    digest = index_hash(index)
     rng = np.random.default_rng(args.seed)
     atoms = rng.standard_normal((args.atoms, args.dim), dtype=np.float32)
     atoms /= np.linalg.norm(atoms, axis=1, keepdims=True)
@@ -66,8 +117,8 @@ def write_shards(folder: Path, args: argparse.Namespace) -> dict:
 
 
 def _splits(args: argparse.Namespace) -> dict[str, np.ndarray]:
-    n_val = min(args.val_rows, args.rows // 5)
-    return {"train": np.arange(args.rows - n_val), "val": np.arange(args.rows - n_val, args.rows)}
+    start = _val_start(args)
+    return {"train": np.arange(start), "val": np.arange(start, args.rows)}
 
 
 def train(folder: Path, args: argparse.Namespace, budget_mb: int, save: bool) -> dict:
@@ -127,7 +178,79 @@ def encode(folder: Path, args: argparse.Namespace) -> dict:
     )
     model.threshold.fill_(calibrate_threshold(model, chunks, val.size, spec.k_inference))
     encode_codes(model, view, folder / "codes.zarr", chunk_rows=8192, attrs={}, source="scale")
+    from sail_core.columns import index_hash
+
+    val_attrs = {"index_hash": index_hash(val_index(folder, args))}
+    encode_codes(
+        model,
+        view[val[0] :],
+        folder / "val_codes.zarr",
+        chunk_rows=8192,
+        attrs=val_attrs,
+        source="scale val rows",
+    )
     return {"rows": args.rows}
+
+
+def evaluate(folder: Path, args: argparse.Namespace, part: str) -> dict:
+    """One part of one config's evaluation on the val rows (settings as config.yaml's)."""
+    from sail_core.columns import index_hash
+    from sail_core.embed.store import open_embeddings
+    from sail_core.evaluate.fingerprint import FingerprintSettings, run_fingerprint
+    from sail_core.evaluate.linear import FitSettings
+    from sail_core.evaluate.monosemanticity import MonosemanticitySettings, run_monosemanticity
+    from sail_core.evaluate.probes import ProbeSettings, run_probes
+    from sail_core.evaluate.recovery import METHODS, RecoverySettings, run_recovery
+    from sail_core.mine.codes import CodeStore
+    from sail_core.mine.mining import MiningSettings, mine_features
+
+    index = val_index(folder, args)
+    store = CodeStore(folder / "val_codes.zarr", index_hash=index_hash(index))
+    view = open_embeddings(sorted(str(p) for p in folder.glob("shard_*.zarr")))
+    start = _val_start(args)
+
+    def load_dense(rows: np.ndarray) -> np.ndarray:
+        return view[start + np.asarray(rows, dtype=np.int64)].compute()
+
+    splits = ["train", "val", "test"]
+    fit = FitSettings(
+        c_grid=(0.01, 0.1, 1.0, 10.0),
+        default_c=1.0,
+        penalties={"dense": "l2", "sparse": "l1"},
+        max_iter=1000,
+        seed=args.seed,
+    )
+    probe = ProbeSettings(
+        fit,
+        max_train_rows=10_000,
+        min_class_rows=5,
+        n_top_coefficients=100,
+        dense_l2_normalise=True,
+    )
+    probe_dir = folder / "probes"
+    if part == "mining":
+        mine_features(index, store, MiningSettings(splits, 10, 20, 5, 2, chunk_rows=16384))
+    elif part == "probes":
+        probe_dir.mkdir(exist_ok=True)
+        run_probes(index, store, load_dense, PROBE_GROUPS, probe, probe_dir)
+    elif part == "recovery":
+        recovery = RecoverySettings(
+            n_values=(1, 2, 3, 5, 10, 20, 30, 50, 75, 100),
+            fractions=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+            min_dense_auc=0.6,
+            report_split="val",
+            methods=METHODS,
+        )
+        run_recovery(index, store, load_dense, probe_dir, PROBE_GROUPS, fit, True, recovery)
+    elif part == "monosemanticity":
+        settings = MonosemanticitySettings(splits, (10, 50), 100, 0.9, 16384, args.seed)
+        run_monosemanticity(index, store, settings)
+    else:
+        settings = FingerprintSettings(
+            ["val", "test"], 1000, (1, 2, 3, 5, 10, 20, 50, 100), 5, 5, args.seed
+        )
+        run_fingerprint(index, store, load_dense, settings)
+    return {"rows": index.height}
 
 
 def _child(stage, folder, args, extra, queue) -> None:
@@ -178,6 +301,11 @@ def main() -> None:
     parser.add_argument("--scans", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--gpu-samples-per-s",
+        type=float,
+        help="SAE training rate measured on a GPU (benchmarks/sae_train.py): adds GPU-hours",
+    )
     args = parser.parse_args()
     n_train = args.rows - min(args.val_rows, args.rows // 5)
     in_memory_mb = n_train * args.dim * 4 // 2**20 + 1
@@ -193,6 +321,12 @@ def main() -> None:
         streamed = run_stage("train streamed", train, folder, args, args.budget_mb, True)
         memory = run_stage("train in memory", train, folder, args, in_memory_mb, False)
         run_stage("encode_codes", encode, folder, args)
+        evaluation = [run_stage(part, evaluate, folder, args, part) for part in EVALUATION_STAGES]
+    minutes = sum(stage["seconds"] for stage in evaluation) / 60
+    print(
+        f"one config's evaluation on {evaluation[0]['rows']:,} val rows: {minutes:.1f} min "
+        f"(goal < {GOALS['evaluation minutes']:.0f} min on 2 cores)"
+    )
     ratio = streamed["rows/s"] / memory["rows/s"]
     print(f"streamed / in-memory throughput: {ratio:.2f} (goal >= {GOALS['streamed / in-memory']})")
     epoch_rows = STUDY_ROWS - STUDY_VAL_ROWS
@@ -202,6 +336,14 @@ def main() -> None:
         f"at {streamed['rows/s']:,.0f} rows/s on {args.threads} threads: "
         f"{hours * args.threads:,.0f} CPU core-hours ({hours:,.0f} h wall)"
     )
+    grid_samples = STUDY_CONFIGS * STUDY_EPOCHS * epoch_rows
+    if args.gpu_samples_per_s:
+        print(
+            f"study grid on a GPU at {args.gpu_samples_per_s:,.0f} samples/s: "
+            f"{grid_samples / args.gpu_samples_per_s / 3600:,.1f} GPU-hours"
+        )
+    else:
+        print("study grid in GPU-hours: no GPU rate measured (pass --gpu-samples-per-s)")
 
 
 if __name__ == "__main__":
