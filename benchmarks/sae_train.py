@@ -185,7 +185,7 @@ def run_race(
     """One interleaved race of ours, the reference and the forward GEMM for one SAE and precision."""
     spec = parse_sae_name(name)
     precision = "bf16" if bf16 else "fp32"
-    print(f"\n{spec.name} ({spec.variant}), {precision} encoder GEMM")
+    print(f"\n{spec.name} ({spec.variant}), {precision} compute (encoder GEMM and sparse products)")
     torch.manual_seed(args.seed)
     initial = MatryoshkaSAE(spec, args.d)
     initial.reset_parameters(torch.Generator().manual_seed(args.seed))

@@ -11,6 +11,10 @@ Training (`forward_train`): ReLU, then top-k selection, then a sparse decode.
   latents in [Dℓ-1, Dℓ); reconstruction ℓ = the sum of blocks 0..ℓ (incremental prefix decode).
 `selection="sample"` replaces BatchTopK by a per-sample TopK with the same budgets.
 
+Precision (`bf16_compute`): the encoder GEMM, the selection and the sparse decode and weight
+gradients run in bf16; weights, gradients and Adam state stay fp32 (the sampled product for the
+code values stays fp32: the CPU kernel has no bf16 version).
+
 Inference (`encode`): JumpReLU z = pre · 1[pre > θ] with one calibrated θ; the prefix [0, Dℓ)
 of that code is level ℓ's code.
 
