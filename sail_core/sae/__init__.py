@@ -1,23 +1,31 @@
-"""Matryoshka BatchTopK sparse autoencoders: model, training, calibration, codes, import."""
+"""Matryoshka BatchTopK sparse autoencoders: model, training, calibration, codes, import.
 
-from sail_core.sae.codes import CodeStore, encode_codes, write_code_store
-from sail_core.sae.config import SaeSpec, TrainConfig, format_sae_name, parse_sae_name
-from sail_core.sae.convert import convert_study_checkpoint
-from sail_core.sae.export import load_sae, save_sae
-from sail_core.sae.model import MatryoshkaSAE
-from sail_core.sae.run import train_sae
+The names below load on first use, so a job that only reads codes does not import torch.
+"""
 
-__all__ = [
-    "CodeStore",
-    "MatryoshkaSAE",
-    "SaeSpec",
-    "TrainConfig",
-    "convert_study_checkpoint",
-    "encode_codes",
-    "format_sae_name",
-    "load_sae",
-    "parse_sae_name",
-    "save_sae",
-    "train_sae",
-    "write_code_store",
-]
+from importlib import import_module
+
+_HOME = {
+    "CodeStore": "sail_core.sae.codes",
+    "MatryoshkaSAE": "sail_core.sae.model",
+    "SaeSpec": "sail_core.sae.config",
+    "TrainConfig": "sail_core.sae.config",
+    "convert_study_checkpoint": "sail_core.sae.convert",
+    "encode_codes": "sail_core.sae.codes",
+    "format_sae_name": "sail_core.sae.config",
+    "load_sae": "sail_core.sae.export",
+    "parse_sae_name": "sail_core.sae.config",
+    "save_sae": "sail_core.sae.export",
+    "train_sae": "sail_core.sae.run",
+    "write_code_store": "sail_core.sae.codes",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value

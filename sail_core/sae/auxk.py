@@ -46,14 +46,15 @@ def auxk_loss(
     dead_latents = dead.nonzero().squeeze(1)
     n_dead = dead_latents.numel()
     if n_dead == 0:
-        return pre.new_zeros(())
+        return x.new_zeros(())
     batch, n_latents = pre.shape
     local = sample_topk(pre[:, dead_latents], n_dead, min(k_aux, n_dead))
     rows = torch.div(local, n_dead, rounding_mode="floor")
     flat = rows * n_latents + dead_latents[local - rows * n_dead]
     code = stack_blocks([flat], batch, n_latents)
     b_dec = model.b_dec.detach()
-    values = gather_preacts(x, model.W_enc, model.b_enc, b_dec, pre, code)
-    recon = sparse_decode(values, model.W_dec, code)[0]
+    low = model.compute_dtype
+    values = gather_preacts(x, model.W_enc, model.b_enc, b_dec, pre, code, low)
+    recon = sparse_decode(values, model.W_dec, code, low)[0]
     scale = min(n_dead / k_aux, 1.0)
     return scale * unexplained_variance(residual.detach(), recon)

@@ -6,7 +6,7 @@ provenance (sae, encoder, threshold, seed). `encode_codes` writes the sparse cod
 of an embeddings view in row chunks, so memory stays bounded by one chunk's dense
 pre-activations; `write_code_store` writes given codes (synthetic data, tests) through the same
 writer. Every read goes through `CodeStore` in row chunks, so memory follows the chunk size and
-the rows asked for, never the size of the store.
+the rows asked for, never the size of the store. Reading needs no torch.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 import zarr
 
 from sail_core.io import atomic_output
-from sail_core.sae.model import MatryoshkaSAE
+
+if TYPE_CHECKING:
+    from sail_core.sae.model import MatryoshkaSAE
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,6 @@ def _write(
         group.attrs.update({**attrs, "n_rows": n_rows, "n_latents": n_latents})
 
 
-@torch.no_grad()
 def encode_codes(
     model: MatryoshkaSAE,
     view,
@@ -73,6 +74,8 @@ def encode_codes(
     source: str,
 ) -> None:
     """Encode all rows of `view` (N, d) with the JumpReLU of `model` into a code store."""
+    import torch  # here alone: jobs that only read codes never import torch
+
     n_rows, d_in = view.shape
     if d_in != model.d_in:
         raise ValueError(
@@ -88,7 +91,8 @@ def encode_codes(
             bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
             if bad.size:
                 raise ValueError(f"{source}: rows {(bad + start)[:10].tolist()} contain NaN or inf")
-            ptr, idx, val = model.encode_sparse(torch.from_numpy(x).to(device))
+            with torch.no_grad():
+                ptr, idx, val = model.encode_sparse(torch.from_numpy(x).to(device))
             nnz += int(ptr[-1])
             logger.info("encoded rows %d-%d of %d (%d non-zeros)", start, stop, n_rows, nnz)
             yield ptr.cpu().numpy(), idx.cpu().numpy(), val.cpu().numpy()

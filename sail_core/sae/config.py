@@ -107,7 +107,7 @@ SELECTIONS = ("batch", "sample")
 INPUT_NORMS = ("l2", "center_scale", "none")
 SCHEDULES = ("cosine", "linear", "constant")
 B_DEC_INITS = ("mean", "geometric_median", "zero")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
 CHECKPOINT_CHOICES = ("best", "last")
 
 

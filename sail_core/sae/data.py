@@ -57,14 +57,31 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state) & ((1 << 63) - 1))
 
 
-class InMemoryRows:
-    """The whole split as one tensor; every epoch a fresh seeded permutation."""
+def blocked_order(seed: int, epoch: int, n_rows: int, block_rows: int) -> Tensor:
+    """One epoch's order of blocks of consecutive rows: the blocks in a seeded random order,
+    the rows shuffled within each block."""
+    generator = epoch_generator(seed, epoch)
+    n_blocks = -(-n_rows // block_rows)
+    parts = []
+    for block in torch.randperm(n_blocks, generator=generator).tolist():
+        start = block * block_rows
+        size = min(block_rows, n_rows - start)
+        parts.append(start + torch.randperm(size, generator=generator))
+    return torch.cat(parts)
 
-    def __init__(self, data: Tensor) -> None:
+
+class InMemoryRows:
+    """The whole split as one tensor; every epoch a fresh seeded permutation (or, with
+    `block_rows`, the blocked order a streamed split of that block size would follow)."""
+
+    def __init__(self, data: Tensor, block_rows: int | None = None) -> None:
         self.data = data
         self.n_rows = data.shape[0]
+        self.block_rows = block_rows
 
     def epoch_order(self, seed: int, epoch: int) -> Tensor:
+        if self.block_rows is not None:
+            return blocked_order(seed, epoch, self.n_rows, self.block_rows)
         return torch.randperm(self.n_rows, generator=epoch_generator(seed, epoch))
 
     def take(self, positions: Tensor) -> Tensor:
@@ -91,14 +108,7 @@ class StreamedRows:
         self._resident: dict[int, Tensor] = {}
 
     def epoch_order(self, seed: int, epoch: int) -> Tensor:
-        generator = epoch_generator(seed, epoch)
-        n_blocks = -(-self.n_rows // self.block_rows)
-        parts = []
-        for block in torch.randperm(n_blocks, generator=generator).tolist():
-            start = block * self.block_rows
-            size = min(self.block_rows, self.n_rows - start)
-            parts.append(start + torch.randperm(size, generator=generator))
-        return torch.cat(parts)
+        return blocked_order(seed, epoch, self.n_rows, self.block_rows)
 
     def _block(self, block: int) -> Tensor:
         if block not in self._resident:

@@ -11,6 +11,10 @@ Training (`forward_train`): ReLU, then top-k selection, then a sparse decode.
   latents in [Dℓ-1, Dℓ); reconstruction ℓ = the sum of blocks 0..ℓ (incremental prefix decode).
 `selection="sample"` replaces BatchTopK by a per-sample TopK with the same budgets.
 
+Precision (`bf16_compute`): the encoder GEMM, the selection and the sparse decode and weight
+gradients run in bf16; weights, gradients and Adam state stay fp32 (the sampled product for the
+code values stays fp32: the CPU kernel has no bf16 version).
+
 Inference (`encode`): JumpReLU z = pre · 1[pre > θ] with one calibrated θ; the prefix [0, Dℓ)
 of that code is level ℓ's code.
 
@@ -59,7 +63,7 @@ class MatryoshkaSAE(nn.Module):
         self.d_in = d_in
         self.selection = selection
         self.input_norm = input_norm
-        self.bf16_encoder = False
+        self.bf16_compute = False
         n = spec.n_latents
         self.W_enc = nn.Parameter(torch.empty(n, d_in))
         self.b_enc = nn.Parameter(torch.zeros(n))
@@ -118,10 +122,23 @@ class MatryoshkaSAE(nn.Module):
     # training ------------------------------------------------------------------------------
     def preacts(self, x: Tensor) -> Tensor:
         """pre = W_enc (x - b_dec) + b_enc for model-space inputs, without autograd."""
+        return self.compute_preacts(x).to(x.dtype)
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """Precision of the training step's products (the encoder GEMM and the sparse
+        products); weights, gradients and optimiser state stay in the weights' precision."""
+        return torch.bfloat16 if self.bf16_compute else self.W_enc.dtype
+
+    def compute_preacts(self, x: Tensor) -> Tensor:
+        """`preacts` in `compute_dtype`: training selects on these directly, so the whole
+        (B, D) matrix is never widened to fp32."""
         with torch.no_grad():
-            with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16_encoder):
-                pre = torch.addmm(self.b_enc, x - self.b_dec, self.W_enc.T)
-            return pre.to(x.dtype)
+            centred = x - self.b_dec
+            if not self.bf16_compute:
+                return torch.addmm(self.b_enc, centred, self.W_enc.T)
+            low = self.compute_dtype
+            return torch.addmm(self.b_enc.to(low), centred.to(low), self.W_enc.to(low).T)
 
     def select(self, pre: Tensor) -> StackedCode:
         pick = batch_topk if self.selection == "batch" else sample_topk
@@ -138,15 +155,16 @@ class MatryoshkaSAE(nn.Module):
 
         `cumulative`: reconstruction ℓ sums blocks 0..ℓ (prefix codes) instead of block ℓ alone.
         """
-        values = gather_preacts(x, self.W_enc, self.b_enc, self.b_dec, pre, code)
-        parts = sparse_decode(values, self.W_dec, code)
+        low = self.compute_dtype
+        values = gather_preacts(x, self.W_enc, self.b_enc, self.b_dec, pre, code, low)
+        parts = sparse_decode(values, self.W_dec, code, low)
         if cumulative:
             parts = parts.cumsum(0)
         return parts + self.b_dec
 
     def forward_train(self, x: Tensor) -> TrainForward:
         """Model-space input (B, d) -> per-level reconstructions under top-k selection."""
-        pre = self.preacts(x)
+        pre = self.compute_preacts(x)
         code = self.select(pre)
         recon = self.decode_code(x, pre, code, cumulative=self.spec.variant == "global")
         return TrainForward(recon, code, pre)

@@ -20,6 +20,7 @@ import polars as pl
 import torch
 
 from sail_core.columns import SPLITS
+from sail_core.embed.precision import resolve_precision
 from sail_core.io import write_json, write_parquet
 from sail_core.operational_settings import OPERATIONAL_SETTINGS
 from sail_core.sae.calibrate import calibrate_threshold
@@ -120,7 +121,9 @@ def train_sae(
     model.reset_parameters(torch.Generator().manual_seed(config.seed))
     fit_input_normalisation(model, view, split_rows["train"], config.batch_size)
     model.to(device)
-    model.bf16_encoder = config.precision == "bf16"
+    precision = resolve_precision(config.precision, device)
+    model.bf16_compute = precision == "bf16"
+    logger.info("SAE encoder precision %s (configured %s)", precision, config.precision)
     train = train_source(
         view, split_rows["train"], config.memory_budget_mb, model.normalise, device
     )
@@ -190,6 +193,7 @@ def train_sae(
         "fingerprint": fingerprint,
         "input_norm_trained": config.input_norm,
         "training": config.to_dict(),
+        "precision_resolved": precision,
         "calibration": calibration,
         "selected_checkpoint": config.select_checkpoint,
         "selected_step": selected_step,

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -53,3 +57,13 @@ def test_codes_reject_a_foreign_index_and_bad_rows(model, tmp_path):
             attrs={},
             source="e",
         )
+
+
+def test_reading_codes_does_not_import_torch():
+    # evaluation jobs only read codes; torch would add seconds to each job's start-up
+    code = (
+        "import sys; from sail_core.sae.codes import CodeStore; "
+        "from sail_core.sae import CodeStore, write_code_store; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))

@@ -6,10 +6,12 @@ import torch
 from sail_core.sae.config import parse_sae_name
 from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.sparse import (
+    RADIX_KEY_LIMIT,
     batch_topk,
     gather_preacts,
     sample_topk,
     sparse_decode,
+    stable_argsort,
     stack_blocks,
 )
 
@@ -164,3 +166,10 @@ def test_repeated_entries_across_blocks_sum_their_gradients():
     mask[block] = 2.0
     ((x @ w_enc.T) * mask.view(6, 9) @ w_dec).sum().backward()
     torch.testing.assert_close(sparse_grad, w_enc.grad)
+
+
+@pytest.mark.parametrize("n_keys", [7, RADIX_KEY_LIMIT, RADIX_KEY_LIMIT + 1])
+def test_stable_argsort_keeps_the_order_of_equal_keys(n_keys):
+    keys = torch.randint(0, n_keys, (5000,), generator=torch.Generator().manual_seed(0))
+    keys[:3] = n_keys - 1
+    assert torch.equal(stable_argsort(keys, n_keys), torch.sort(keys, stable=True).indices)
