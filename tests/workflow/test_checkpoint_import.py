@@ -25,7 +25,6 @@ def test_imported_checkpoint_runs_through_evaluation_and_report(finished_run, tm
     write_study_checkpoint(checkpoint, dim, [32, 128], [4, 8], threshold=0.25)
     imported = copy.deepcopy(config)
     imported["sae"]["imports"] = {ENCODER: {SAE: str(checkpoint)}}
-    imported["evaluation"]["probe"]["c_grid"] = [1.0]
     write_config(workdir, imported)
 
     jobs = planned_jobs(workdir)

@@ -119,7 +119,8 @@ RESULT_CHANGES = {
     "mining.n_top": (
         5,
         {"mine_features": 2, "label_features": 2, "evaluate_labels": 2}
-        | {"language_retrieval": 2, "report": 1},
+        # stability and alignment tables carry the labels and top structures of each feature
+        | {"language_retrieval": 2, "stability": 2, "alignment": 1, "report": 1},
     ),
     "evaluation.fingerprint.n_retrieved": (3, {"fingerprint": 2, "summarize": 2, "report": 1}),
     "labelling.evaluation.n_distractors": (
