@@ -96,6 +96,8 @@ def slice_tables():
 
 
 def slice_stores():
+    """The slice store of every scan (a quarantined scan's is empty): declared by each job that
+    reads slices, as the index only names rows within them."""
     return [f"results/slices/{m}/{i}.zarr" for m, i in SCAN_KEYS]
 
 
