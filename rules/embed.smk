@@ -3,14 +3,6 @@ from sail_core.embed import plan
 EMBEDDING = config["embedding"]
 
 
-def embed_env(wildcards):
-    """BiomedParse pins old dependencies that clash with the other encoders', so its encoders
-    run in an env of their own."""
-    if encoder_spec(wildcards.encoder)["kind"] == plan.BIOMEDPARSE_KIND:
-        return "../envs/biomedparse.yaml"
-    return "../envs/embed-gpu.yaml"
-
-
 rule embed:
     input:
         index="results/slices/index.parquet",
