@@ -6,6 +6,7 @@ from sail_core.columns import scan_id
 from sail_core.data.dataset import discover_scan_keys, present_roots
 from sail_core.operational_settings import result_settings
 from sail_core.workflow_config import load_table, validate_workflow_config
+from sail_core.embed.plan import BIOMEDPARSE_KIND
 from sail_core.embed.shards import assign_shards
 from sail_core.evaluate.protocol import keys_selecting_on_test
 from sail_core.report.layout import sae_dir
@@ -96,6 +97,8 @@ def slice_tables():
 
 
 def slice_stores():
+    """The slice store of every scan (a quarantined scan's is empty): declared by each job that
+    reads slices, as the index only names rows within them."""
     return [f"results/slices/{m}/{i}.zarr" for m, i in SCAN_KEYS]
 
 
@@ -110,6 +113,14 @@ def encoders():
 
 def encoder_spec(encoder):
     return config["embedding"]["encoders"][encoder]
+
+
+def embed_env(wildcards):
+    """BiomedParse pins old dependencies that clash with the other encoders', so its encoders
+    run in an env of their own."""
+    if encoder_spec(wildcards.encoder)["kind"] == BIOMEDPARSE_KIND:
+        return "../envs/biomedparse.yaml"
+    return "../envs/embed-gpu.yaml"
 
 
 def shard_scan_ids(wildcards):

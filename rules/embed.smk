@@ -15,46 +15,9 @@ rule embed:
     benchmark:
         "results/timings/embed/{encoder}/shard-{shard}.tsv"
     wildcard_constraints:
-        encoder=plan.names_regex(
-            plan.encoder_names(EMBEDDING["encoders"], biomedparse=False)
-        ),
+        encoder=plan.names_regex(EMBEDDING["encoders"]),
     conda:
-        "../envs/embed-gpu.yaml"
-    threads: EMBEDDING["threads"]
-    resources:
-        gpu=1,
-        mem_mb=lambda wildcards: plan.job_resource(
-            EMBEDDING, wildcards.encoder, "mem_mb"
-        ),
-        runtime=lambda wildcards: plan.job_resource(
-            EMBEDDING, wildcards.encoder, "runtime"
-        ),
-    params:
-        encoder=lambda wildcards: plan.job_params(
-            wildcards.encoder, encoder_spec(wildcards.encoder)
-        ),
-        scan_ids=shard_scan_ids,
-    script:
-        "../workflow_scripts/embed.py"
-
-
-rule embed_biomedparse:
-    input:
-        index="results/slices/index.parquet",
-        slices=shard_slice_inputs,
-        model=lambda wildcards: plan.model_inputs(encoder_spec(wildcards.encoder)),
-    output:
-        directory("results/embeddings/{encoder}/shard-{shard}.zarr"),
-    log:
-        "logs/embed_biomedparse/{encoder}/shard-{shard}.log",
-    benchmark:
-        "results/timings/embed_biomedparse/{encoder}/shard-{shard}.tsv"
-    wildcard_constraints:
-        encoder=plan.names_regex(
-            plan.encoder_names(EMBEDDING["encoders"], biomedparse=True)
-        ),
-    conda:
-        "../envs/biomedparse.yaml"
+        embed_env
     threads: EMBEDDING["threads"]
     resources:
         gpu=1,

@@ -18,6 +18,7 @@ rule label_features:
         top_slices="results/features/{encoder}/{sae}/top_slices.parquet",
         enrichment="results/features/{encoder}/{sae}/enrichment.parquet",
         index="results/slices/index.parquet",
+        slices=slice_stores(),
         monosemanticity=(
             "results/eval/{encoder}/{sae}/monosemanticity/features.parquet"
             if LABELLING["selection"]["ranking"] == "monosemanticity"
@@ -59,6 +60,7 @@ rule evaluate_labels:
     input:
         labels="results/labels/{encoder}/{sae}/{labeller}.parquet",
         index="results/slices/index.parquet",
+        slices=slice_stores(),
         codes="results/codes/{encoder}/{sae}.zarr",
     output:
         table="results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet",

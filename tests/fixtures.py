@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import polars as pl
 import torch
 import torch.nn.functional as F
+
+from sail_core.data.slicing import SlicedScan, write_scan
 
 
 def write_study_checkpoint(
@@ -36,3 +42,27 @@ def write_study_checkpoint(
         }
     torch.save(checkpoint, path)
     return state
+
+
+def write_slice_store(
+    slices_dir: Path,
+    modality: str,
+    image_id: str,
+    slices: dict[str, np.ndarray],
+    table: pl.DataFrame,
+) -> None:
+    """A scan's slice store ((n, S, S) uint8 per orientation) and slice table under `slices_dir`,
+    written by the slicing stage's own writer."""
+    size = next(iter(slices.values())).shape[-1]
+    attrs = {
+        "modality": modality,
+        "image_id": image_id,
+        "quarantined": False,
+        "slicing": {"size": size},
+        "orientations": sorted(slices),
+    }
+    write_scan(
+        SlicedScan(modality, image_id, slices, table, attrs),
+        slices_dir / modality / f"{image_id}.zarr",
+        slices_dir / modality / f"{image_id}.parquet",
+    )

@@ -49,9 +49,19 @@ class SliceReader:
         if not path.is_dir():
             raise FileNotFoundError(f"{modality}/{image_id}: no slice store at {path}")
         group = zarr.open_group(path, mode="r")
+        if group.attrs.get("quarantined"):
+            raise ValueError(
+                f"{modality}/{image_id} ({path}): the scan was quarantined "
+                f"({group.attrs.get('reason')}), it has no slices to read"
+            )
         if orientation not in group:
             raise KeyError(f"{modality}/{image_id} ({path}): no {orientation!r} slices stored")
         array = group[orientation]
+        if array.ndim != 3 or array.dtype != np.uint8:
+            raise ValueError(
+                f"{modality}/{image_id} ({path}): {orientation} is {array.dtype} "
+                f"{array.shape}, not a stack of uint8 slices (n, S, S)"
+            )
         if self.size is not None and array.shape[1:] != (self.size, self.size):
             raise ValueError(
                 f"{modality}/{image_id} ({path}): {orientation} slices are "

@@ -43,7 +43,22 @@ def _open_shard(path: str | os.PathLike) -> zarr.Group:
     missing = [name for name in (EMBEDDINGS, ROW_IDS) if name not in group]
     if missing or "index_hash" not in group.attrs:
         raise ValueError(f"{path}: not an embedding shard (missing {missing or 'index_hash'})")
+    embeddings, row_ids = group[EMBEDDINGS], group[ROW_IDS]
+    if embeddings.ndim != 2 or embeddings.dtype != np.float32:
+        raise ValueError(
+            f"{path}: embeddings are {embeddings.dtype} {embeddings.shape}, not float32 (n, d)"
+        )
+    if row_ids.ndim != 1 or row_ids.dtype != np.int64 or row_ids.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            f"{path}: row ids are {row_ids.dtype} {row_ids.shape}, not int64 with one per "
+            f"embedding ({embeddings.shape[0]})"
+        )
     return group
+
+
+def shard_attrs(path: str | os.PathLike) -> dict:
+    """The attributes of one checked shard (encoder, kind, index_hash, ...)."""
+    return dict(_open_shard(path).attrs)
 
 
 def open_embeddings(paths: Sequence[str | os.PathLike], index_hash: str | None = None) -> da.Array:

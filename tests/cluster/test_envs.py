@@ -3,7 +3,8 @@ every third-party package that the scripts of their rules import.
 
 Conda channels are out of reach in CI, so the envs are never solved here; instead each rule's
 `conda:` env is compared with the imports of its `script:` and of the sail_core modules that
-script loads, followed through sail_core transitively.
+script loads, followed through sail_core transitively. A rule whose `conda:` is a function (the
+embed rule picks its env by encoder kind) is checked against every env file that function names.
 """
 
 import ast
@@ -24,11 +25,13 @@ WORKFLOW_FILES = [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 CHANNELS = ["conda-forge", "nodefaults"]
 
-# Modules a rule's script loads by name at run time (the encoder registry imports the module of
-# an encoder's kind with importlib), which reading the import statements cannot see.
+# Modules a rule's script loads by name at run time in a given env (the encoder registry imports
+# the module of an encoder's kind with importlib), which reading the import statements cannot see.
 RUNTIME_MODULES = {
-    "embed": [module for kind, module in KIND_MODULES.items() if kind != BIOMEDPARSE_KIND],
-    "embed_biomedparse": [KIND_MODULES[BIOMEDPARSE_KIND]],
+    ("embed", "embed-gpu.yaml"): [
+        module for kind, module in KIND_MODULES.items() if kind != BIOMEDPARSE_KIND
+    ],
+    ("embed", "biomedparse.yaml"): [KIND_MODULES[BIOMEDPARSE_KIND]],
 }
 # Top-level modules that come from a source checkout put on sys.path, not from a package:
 # BiomedParse's `modeling` and `utilities` (encoder spec `repo_dir`).
@@ -37,6 +40,7 @@ CHECKOUT_MODULES = {"modeling", "utilities"}
 CONDA_FORGE_ALIASES = {"torch": {"pytorch", "pytorch-gpu", "pytorch-cpu"}}
 
 RULE_HEADER = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
+ENV_LITERAL = re.compile(r"\"([^\"]*envs/[^\"]+\.yaml)\"")
 CONDA_PIN = re.compile(r"^[A-Za-z0-9_.\-]+\s*==?\s*\d[\w.*+!]*$")
 PIP_PIN = re.compile(r"^[A-Za-z0-9_.\-]+(\[[\w,\-]+\])?==\d[\w.+!]*$|^git\+\S+@[0-9a-f]{40}$")
 
@@ -46,7 +50,7 @@ def normalise(name: str) -> str:
 
 
 def directive_path(block: str, directive: str, base: Path, rule: str) -> Path | None:
-    """The file named by a rule's `conda:` or `script:` directive, None if the rule has none."""
+    """The file named by a rule's `script:` directive, None if the rule has none."""
     if not re.search(rf"^\s+{directive}:", block, re.MULTILINE):
         return None
     match = re.search(rf"^\s+{directive}:\s*\n?\s*\"([^\"]+)\"", block, re.MULTILINE)
@@ -55,16 +59,40 @@ def directive_path(block: str, directive: str, base: Path, rule: str) -> Path | 
     return (base / match.group(1)).resolve()
 
 
+def function_envs(name: str) -> tuple[Path, ...]:
+    """The env files named in the body of the workflow function `name`."""
+    for path in WORKFLOW_FILES:
+        match = re.search(rf"^def {name}\(.*?(?=^\S)", path.read_text(), re.MULTILINE | re.DOTALL)
+        if match:
+            found = ENV_LITERAL.findall(match.group(0))
+            assert found, f"function {name} names no env file"
+            return tuple((path.parent / env).resolve() for env in found)
+    raise AssertionError(f"conda function {name} is not defined in the workflow files")
+
+
+def conda_envs(block: str, base: Path, rule: str) -> tuple[Path, ...]:
+    """The env files a rule's `conda:` may choose: the one it names, or every one its function
+    names; empty if the rule has none."""
+    if not re.search(r"^\s+conda:", block, re.MULTILINE):
+        return ()
+    if re.search(r"^\s+conda:\s*\n?\s*\"", block, re.MULTILINE):
+        return (directive_path(block, "conda", base, rule),)
+    match = re.search(r"^\s+conda:\s*\n?\s*(\w+)\s*$", block, re.MULTILINE)
+    if not match:
+        raise AssertionError(f"rule {rule}: conda is neither a plain string nor a function name")
+    return function_envs(match.group(1))
+
+
 @cache
-def rules() -> dict[str, tuple[Path | None, Path | None]]:
-    """rule name -> (conda env file, script file) for every rule of the workflow."""
+def rules() -> dict[str, tuple[tuple[Path, ...], Path | None]]:
+    """rule name -> (conda env files, script file) for every rule of the workflow."""
     found = {}
     for path in WORKFLOW_FILES:
         text = path.read_text()
         pieces = RULE_HEADER.split(text)
         for name, block in zip(pieces[1::2], pieces[2::2], strict=True):
             found[name] = (
-                directive_path(block, "conda", path.parent, name),
+                conda_envs(block, path.parent, name),
                 directive_path(block, "script", path.parent, name),
             )
     return found
@@ -161,7 +189,7 @@ def env_package_names(env: dict) -> set[str]:
 
 
 def rules_using(env_path: Path) -> dict[str, Path | None]:
-    return {name: script for name, (env, script) in rules().items() if env == env_path.resolve()}
+    return {name: script for name, (envs, script) in rules().items() if env_path.resolve() in envs}
 
 
 @pytest.mark.parametrize("env_path", ENV_FILES, ids=lambda p: p.name)
@@ -187,7 +215,7 @@ def test_env_holds_every_package_its_rules_import(env_path):
     for rule, script in sorted(users.items()):
         if script is None:
             continue
-        imports = third_party_imports(script, RUNTIME_MODULES.get(rule, []))
+        imports = third_party_imports(script, RUNTIME_MODULES.get((rule, env_path.name), []))
         for name, importer in sorted(imports.items()):
             if not package_names(name) & available:
                 missing.append(f"{name} (rule {rule}, imported by {importer.relative_to(REPO)})")
@@ -196,9 +224,13 @@ def test_env_holds_every_package_its_rules_import(env_path):
 
 def test_every_scripted_rule_runs_in_one_of_the_env_files():
     env_files = {path.resolve() for path in ENV_FILES}
-    scripted = {rule: env for rule, (env, script) in rules().items() if script is not None}
+    scripted = {rule: envs for rule, (envs, script) in rules().items() if script is not None}
     assert scripted, "no rule with a script found in the workflow files"
-    without = sorted(rule for rule, env in scripted.items() if env is None)
+    without = sorted(rule for rule, envs in scripted.items() if not envs)
     assert not without, f"rules with a script but no conda env: {without}"
-    unknown = {rule: str(env) for rule, env in scripted.items() if env not in env_files}
+    unknown = {
+        rule: [str(env) for env in envs if env not in env_files]
+        for rule, envs in scripted.items()
+        if not set(envs) <= env_files
+    }
     assert not unknown, f"rules whose conda env is not one of envs/*.yaml: {unknown}"

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import zarr
 
 from sail_core.data.index import write_index
+from tests.fixtures import write_slice_store
 
 SCANS = {
     ("ct", "s0001"): {"axial": 5, "coronal": 3, "sagittal": 4},
@@ -55,12 +55,10 @@ def build_slice_store(root: Path, seed: int = 0) -> SliceStore:
     slices_dir = root / "slices"
     pixels, tables = {}, []
     for (modality, image_id), orientations in SCANS.items():
-        group = zarr.open_group(slices_dir / modality / f"{image_id}.zarr", mode="w")
-        rows = []
+        rows, scan_pixels = [], {}
         for orientation, n in orientations.items():
             data = rng.integers(0, 256, size=(n, SIZE, SIZE), dtype=np.uint8)
-            group.create_array(orientation, data=data, chunks=(1, SIZE, SIZE))
-            pixels[modality, image_id, orientation] = data
+            scan_pixels[orientation] = pixels[modality, image_id, orientation] = data
             first_index = int(rng.integers(0, 40))
             rows += [(modality, image_id, orientation, first_index + k, k) for k in range(n)]
         table = pl.DataFrame(
@@ -69,7 +67,7 @@ def build_slice_store(root: Path, seed: int = 0) -> SliceStore:
                     "index": pl.Int32, "array_pos": pl.Int32},
             orient="row",
         )  # fmt: skip
-        table.write_parquet(slices_dir / modality / f"{image_id}.parquet")
+        write_slice_store(slices_dir, modality, image_id, scan_pixels, table)
         tables.append(table)
     index = (
         pl.concat(tables)

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
+import zarr
 
-from sail_core.embed.store import load_embeddings, open_embeddings, write_embeddings
+from sail_core.embed.store import (
+    load_embeddings,
+    open_embeddings,
+    shard_attrs,
+    write_embeddings,
+)
 
 
 def write(path, rows, dim=4, index_hash="h1"):
@@ -49,3 +55,31 @@ def test_a_shard_of_another_index_is_refused(tmp_path):
 def test_missing_shard_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.zarr"):
         open_embeddings([tmp_path / "absent.zarr"])
+
+
+def test_shard_attrs_come_from_a_checked_shard(tmp_path):
+    write(tmp_path / "a.zarr", range(0, 3))
+    assert shard_attrs(tmp_path / "a.zarr") == {"index_hash": "h1"}
+    zarr.open_group(tmp_path / "bare.zarr", mode="w").attrs.update({"kind": "hf"})
+    with pytest.raises(ValueError, match="bare.zarr: not an embedding shard"):
+        shard_attrs(tmp_path / "bare.zarr")
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "row_ids", "message"),
+    [
+        (np.zeros((3, 4), np.float64), np.arange(3), "embeddings are float64"),
+        (np.zeros(3, np.float32), np.arange(3), r"embeddings are float32 \(3,\)"),
+        (np.zeros((3, 4), np.float32), np.arange(3, dtype=np.int32), "row ids are int32"),
+        (np.zeros((3, 4), np.float32), np.arange(2), r"row ids are int64 \(2,\)"),
+    ],
+    ids=["float64", "flat", "int32-ids", "short-ids"],
+)
+def test_a_shard_of_unexpected_layout_is_refused(tmp_path, embeddings, row_ids, message):
+    # deliberately malformed, so written by hand rather than by write_embeddings
+    group = zarr.open_group(tmp_path / "odd.zarr", mode="w")
+    group.create_array("embeddings", data=embeddings)
+    group.create_array("row_ids", data=row_ids)
+    group.attrs["index_hash"] = "h1"
+    with pytest.raises(ValueError, match=f"odd.zarr: {message}"):
+        open_embeddings([tmp_path / "odd.zarr"])

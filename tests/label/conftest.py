@@ -26,7 +26,6 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-import zarr
 
 from sail_core.data.anatomy import REGION_OF
 from sail_core.data.index import write_index
@@ -34,6 +33,7 @@ from sail_core.io import write_parquet
 from sail_core.label.models import MODELS
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.sae.codes import CodeStore, write_code_store
+from tests.fixtures import write_slice_store
 
 FAKE_KEY = "sk-ant-fake-0123456789-never-written"
 
@@ -391,15 +391,16 @@ def build_codes(index: pl.DataFrame) -> sp.csr_matrix:
 
 
 def write_slice_stores(index: pl.DataFrame, slices_dir, size: int = 16) -> None:
-    """Zarr stores in the slicing stage's layout, pixels a function of the slice key."""
-    for (modality, image_id, orientation), rows in index.group_by(
-        "modality", "image_id", "orientation"
-    ):
-        n = int(rows["array_pos"].max()) + 1
-        group = zarr.open_group(str(slices_dir / modality / f"{image_id}.zarr"), mode="a")
-        array = group.create_array(orientation, shape=(n, size, size), dtype="uint8")
-        ramp = np.add.outer(np.arange(size), np.arange(size))
-        array[:] = ((ramp[None] * 4 + np.arange(n)[:, None, None] * 9) % 256).astype(np.uint8)
+    """Slice stores and tables of the index's scans, pixels a function of the slice key."""
+    ramp = np.add.outer(np.arange(size), np.arange(size))
+    for (modality, image_id), scan in index.group_by("modality", "image_id"):
+        slices = {}
+        for (orientation,), rows in scan.group_by("orientation"):
+            n = int(rows["array_pos"].max()) + 1
+            slices[orientation] = ((ramp[None] * 4 + np.arange(n)[:, None, None] * 9) % 256).astype(
+                np.uint8
+            )
+        write_slice_store(slices_dir, modality, image_id, slices, scan.drop("row_id"))
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-import zarr
 from PIL import Image
 
 from sail_core.cli import RunLayoutError, choose_labels, main
+from sail_core.embed.store import write_embeddings
 from sail_core.io import write_parquet
 from sail_core.label.offline import OfflineLabeller
 from sail_core.label.run import SelectionSettings, choose_features, label_selection
@@ -68,8 +69,11 @@ def test_sail_query_names_what_is_missing(tmp_path, capsys):
 def _labelled_config(run: Path, encoder: str, kind: str, joint_precision: float | None) -> None:
     (run / "labels" / encoder / "D8").mkdir(parents=True)
     (run / "labels" / encoder / "D8" / "offline.parquet").write_bytes(b"")
-    zarr.open_group(run / "embeddings" / encoder / "shard-0.zarr", mode="w").attrs.update(
-        {"kind": kind}
+    write_embeddings(
+        run / "embeddings" / encoder / "shard-0.zarr",
+        np.zeros((1, 2), np.float32),
+        np.arange(1),
+        {"kind": kind, "index_hash": "h"},
     )
     if joint_precision is not None:
         summary = {"mean_precision_at_k": {"weighted": {"all": {"precision": joint_precision}}}}

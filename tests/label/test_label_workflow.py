@@ -1,9 +1,11 @@
 """The three rules run by Snakemake on the tiny run, and what a config change replans."""
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -53,6 +55,9 @@ def planned(workdir: Path) -> dict[str, int]:
 def test_rules_label_evaluate_and_retrieve_then_replan_only_what_changed(world, tmp_path):
     shutil.copytree(world["run"], tmp_path / "results")
     config = config_block()
+    # the tiny run's scans, whose slice stores the labelling jobs declare as inputs
+    scans = world["index"].unique(["modality", "image_id"])
+    config["phantom"] = {f"n_{m}": int((scans["modality"] == m).sum()) for m in ("ct", "mri")}
     (tmp_path / "Snakefile").write_text(
         'configfile: "config.yaml"\n\n'
         + "".join(f'include: "{REPO / "rules" / name}"\n' for name in STAGE_RULES)
@@ -79,6 +84,18 @@ def test_rules_label_evaluate_and_retrieve_then_replan_only_what_changed(world, 
     assert replan(lambda c: c["labelling"].update(image_size=128)) == {}
     assert replan(lambda c: c["retrieval"].update(k=5)) == {"language_retrieval": 1}
     assert replan(lambda c: c["labelling"]["selection"].update(n_top=6)) == {
+        "label_features": 1,
+        "evaluate_labels": 1,
+        "language_retrieval": 1,
+    }
+
+    # a rewritten slice store relabels: the labelling jobs read slices
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    store = tmp_path / "results/slices/ct/s0000.zarr"
+    later = time.time() + 60
+    for path in [store, *store.rglob("*")]:
+        os.utime(path, (later, later))
+    assert planned(tmp_path) == {
         "label_features": 1,
         "evaluate_labels": 1,
         "language_retrieval": 1,

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import zarr
 
 from sail_core.data.index import write_index
 from sail_core.data.store import SliceReader
@@ -22,6 +21,7 @@ from sail_core.mine.panels import montage
 from sail_core.report.atlas import AtlasSettings
 from sail_core.report.figures import write_example_slices, write_sae_figures
 from sail_core.report.layout import DataFiles, SaeFiles, sae_dir
+from tests.fixtures import write_slice_store
 
 ENCODER = "enc"
 SELECTED = "D8-32_K2-4"
@@ -61,11 +61,10 @@ def _write_slices(root: Path) -> pl.DataFrame:
     rng = np.random.default_rng(0)
     tables = []
     for (modality, image_id), (split, orientations) in SCANS.items():
-        group = zarr.open_group(root / "slices" / modality / f"{image_id}.zarr", mode="w")
+        slices, scan_tables = {}, []
         for orientation, n in orientations.items():
-            data = np.stack([_phantom_slice(rng, k, n) for k in range(n)])
-            group.create_array(orientation, data=data, chunks=(1, SIZE, SIZE))
-            tables.append(
+            slices[orientation] = np.stack([_phantom_slice(rng, k, n) for k in range(n)])
+            scan_tables.append(
                 pl.DataFrame(
                     {
                         "modality": modality,
@@ -81,6 +80,9 @@ def _write_slices(root: Path) -> pl.DataFrame:
                     }
                 )
             )
+        table = pl.concat(scan_tables)
+        write_slice_store(root / "slices", modality, image_id, slices, table)
+        tables.append(table)
     index = (
         pl.concat(tables)
         .sort("modality", "image_id", "orientation", "index")

@@ -59,3 +59,25 @@ def test_bad_config_stops_before_the_dag_in_one_line(workdir, demo_config):
     assert result.returncode != 0
     line = next(ln for ln in (result.stdout + result.stderr).splitlines() if "config.yaml:" in ln)
     assert "sae.training" in line and "epoch" in line
+
+
+def test_every_encoder_kind_is_embedded_by_the_one_embed_rule(workdir, demo_config):
+    """A BiomedParse encoder (run in its own conda env) adds shards of the same `embed` rule."""
+    before = planned_jobs(workdir)
+    (workdir / "BiomedParse").mkdir()
+    demo_config["embedding"]["encoders"]["biomedparse_random"] = {
+        "kind": "biomedparse",
+        "repo_dir": "BiomedParse",
+        "random_init": True,
+        "seed": 42,
+        "dim": 1536,
+        "image_size": 64,
+        "precision": "fp32",
+    }
+    demo_config["sae"]["configs"]["biomedparse_random"] = ["D32-128_K4-8"]
+    write_config(workdir, demo_config)
+    after = planned_jobs(workdir)
+    n_scans = demo_config["phantom"]["n_ct"] + demo_config["phantom"]["n_mri"]
+    n_shards = -(-n_scans // demo_config["embedding"]["shard_size"])
+    assert after["embed"] == before["embed"] + n_shards
+    assert set(after) == set(before), "a BiomedParse encoder is embedded by another rule"
