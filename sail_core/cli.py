@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
-import zarr
 
 from sail_core.columns import SPLITS
 from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
+from sail_core.embed.store import shard_attrs
 from sail_core.io import atomic_output
 from sail_core.mine.panels import montage
 from sail_core.retrieval.match import EmbeddingMatcher, load_text_encoder
@@ -63,7 +63,7 @@ def encoder_kind(run: Path, encoder: str) -> str | None:
     """The `kind` recorded in the encoder's first embedding shard; None when there is none."""
     for shard in sorted(run.glob(f"embeddings/{encoder}/shard-*.zarr")):
         try:
-            return zarr.open_group(shard, mode="r").attrs.get("kind")
+            return shard_attrs(shard).get("kind")
         except (FileNotFoundError, ValueError, OSError):
             continue
     return None

@@ -1,5 +1,5 @@
 """What the embedding rules take from the config, kept out of the Snakefiles so it is tested:
-which rule embeds which encoder, and each job's params, resources and model inputs.
+the encoder wildcard, and each job's params, resources and model inputs.
 
 `encoders` is config["embedding"]["encoders"] (name -> spec), `embedding` the whole section.
 """
@@ -18,14 +18,6 @@ DOWNLOADED_MODELS_DIR = "resources/models"
 def names_regex(names: Iterable[str]) -> str:
     """A wildcard constraint matching exactly `names` ("(?!)" matches nothing)."""
     return "|".join(re.escape(name) for name in names) or "(?!)"
-
-
-def encoder_names(encoders: dict, biomedparse: bool) -> list[str]:
-    """Encoders run by `embed_biomedparse` (biomedparse=True) or by `embed` (False): every
-    encoder belongs to exactly one of the two rules."""
-    return [
-        name for name, spec in encoders.items() if (spec["kind"] == BIOMEDPARSE_KIND) == biomedparse
-    ]
 
 
 def downloaded_encoders(encoders: dict) -> list[str]:
