@@ -83,7 +83,7 @@ def job_record(job_id: str, env: dict[str, str]) -> dict[str, str]:
 
 def test_demo_slicing_runs_as_slurm_jobs_with_scans_grouped(slurm_env, tmp_path):
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    config["phantom"].update(n_ct=2, n_mri=1)
+    config["phantom"] = {"n_ct": 2, "n_mri": 1}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     scans = ["s0000", "s0001"]
     targets = [f"results/slices/ct/{scan}.parquet" for scan in scans]
