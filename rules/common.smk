@@ -70,9 +70,7 @@ DATASET_ROOTS = {
 
 def phantom_scan_keys():
     phantom = config["phantom"]
-    plan = phantom_plan(
-        DATASET_ROOTS, {"ct": phantom["n_ct"], "mri": phantom["n_mri"]}
-    )
+    plan = phantom_plan(DATASET_ROOTS, {"ct": phantom["n_ct"], "mri": phantom["n_mri"]})
     return [(m, f"s{i:04d}") for m, (_, n) in plan.items() for i in range(n)]
 
 
