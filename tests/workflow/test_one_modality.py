@@ -6,7 +6,7 @@ import re
 import polars as pl
 import pytest
 
-from .conftest import full_demo_config, snakemake, write_config
+from .conftest import full_demo_config, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -44,3 +44,23 @@ def test_ct_only_dataset_runs_to_the_report(tmp_path):
     data_section = re.sub(r'data:[^"]+', "", data_section)  # embedded images
     assert "ct_scans" in data_section
     assert "mri" not in data_section.lower()
+
+
+def test_an_mri_only_config_plans_only_mri_scans(tmp_path):
+    config = full_demo_config()
+    config["dataset"]["ct_root"] = None
+    config["phantom"].update(n_ct=5, n_mri=3)
+    write_config(tmp_path, config)
+    planned = planned_jobs(tmp_path)
+    assert planned["phantom"] == 1 and planned["slice_subject"] == 3
+    assert not (tmp_path / "resources").exists()
+
+
+def test_a_named_root_without_scans_is_refused(tmp_path):
+    config = ct_only_config()
+    config["dataset"]["mri_root"] = "resources/phantom/MRI"
+    config["phantom"]["n_mri"] = 0
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "phantom.n_mri is 0 but dataset.mri_root is set" in result.stdout + result.stderr
