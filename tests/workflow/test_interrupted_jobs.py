@@ -12,10 +12,9 @@ import copy
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 import zarr
 
-from .conftest import REPO, snakemake, write_config
+from .conftest import full_demo_config, snakemake, write_config
 
 TARGET = "results/codes/dino/D32-128_K4-8.zarr"
 KILL_HOOK = """
@@ -46,7 +45,7 @@ KILLS = (
 
 
 def tiny_config() -> dict:
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = full_demo_config()
     config["phantom"].update(n_ct=3, n_mri=2)
     encoder = copy.deepcopy(config["embedding"]["encoders"]["dinov3_random"])
     config["embedding"]["encoders"] = {"dino": encoder}
