@@ -4,6 +4,7 @@ import polars as pl
 
 from sail_core.columns import scan_id
 from sail_core.data.dataset import discover_scan_keys, present_roots
+from sail_core.data.phantom import phantom_plan
 from sail_core.operational_settings import result_settings
 from sail_core.workflow_config import load_table, validate_workflow_config
 from sail_core.embed.plan import BIOMEDPARSE_KIND
@@ -70,9 +71,8 @@ DATASET_ROOTS = {
 
 def phantom_scan_keys():
     phantom = config["phantom"]
-    return [("ct", f"s{i:04d}") for i in range(phantom["n_ct"])] + [
-        ("mri", f"s{i:04d}") for i in range(phantom["n_mri"])
-    ]
+    plan = phantom_plan(DATASET_ROOTS, {"ct": phantom["n_ct"], "mri": phantom["n_mri"]})
+    return [(m, f"s{i:04d}") for m, (_, n) in plan.items() for i in range(n)]
 
 
 def scan_keys():

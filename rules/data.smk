@@ -2,8 +2,7 @@ if config["dataset"]["source"] == "phantom":
 
     rule phantom:
         output:
-            ct_meta=f"{config['dataset']['ct_root']}/meta.csv",
-            mri_meta=f"{config['dataset']['mri_root']}/meta.csv",
+            dataset_meta_files(),
         log:
             "logs/phantom.log",
         benchmark:
@@ -11,6 +10,7 @@ if config["dataset"]["source"] == "phantom":
         conda:
             "../envs/sail.yaml"
         params:
+            roots=DATASET_ROOTS,
             n_ct=config["phantom"]["n_ct"],
             n_mri=config["phantom"]["n_mri"],
             seed=config["phantom"]["seed"],

@@ -1,7 +1,6 @@
-"""Rule phantom: write the demo CT and MRI datasets in the TotalSegmentator layout."""
+"""Rule phantom: write the demo CT and/or MRI datasets in the TotalSegmentator layout."""
 
 import logging
-from pathlib import Path
 
 from sail_core.data.phantom import generate_phantom
 from sail_core.logs import configure
@@ -10,8 +9,8 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 configure(smk.log[0])
 try:
     generate_phantom(
-        Path(smk.output.ct_meta).parent,
-        Path(smk.output.mri_meta).parent,
+        smk.params.roots.get("ct"),
+        smk.params.roots.get("mri"),
         n_ct=smk.params.n_ct,
         n_mri=smk.params.n_mri,
         seed=smk.params.seed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from sail_core.columns import SCAN_KEY
+from sail_core.columns import MODALITIES, SCAN_KEY
 
 STRATA = ("modality", "gender", "age_bin")
 
@@ -71,18 +71,19 @@ def check_split(split: pl.DataFrame, scans: pl.DataFrame, test_institutes: list[
 
 
 def split_summary(index_or_slices: pl.DataFrame, split: pl.DataFrame) -> pl.DataFrame:
-    """Per split: scans, slices, CT and MRI scans."""
+    """Per split: scans, slices, and scans per modality of the dataset (a CT-only dataset has
+    no MRI column)."""
     slices = index_or_slices.group_by(SCAN_KEY).len("slices")
     per_scan = split.join(slices, on=list(SCAN_KEY), how="left").with_columns(
         pl.col("slices").fill_null(0)
     )
+    present = [m for m in MODALITIES if m in set(split["modality"])]
     return (
         per_scan.group_by("split")
         .agg(
             pl.len().alias("scans"),
             pl.col("slices").sum(),
-            (pl.col("modality") == "ct").sum().alias("ct_scans"),
-            (pl.col("modality") == "mri").sum().alias("mri_scans"),
+            *[(pl.col("modality") == m).sum().alias(f"{m}_scans") for m in present],
         )
         .sort("split")
     )

@@ -14,6 +14,7 @@ from sail_core.data.phantom import (
     ct_scan,
     generate_phantom,
     mri_scan,
+    phantom_plan,
 )
 from sail_core.data.phantom.body import LABEL_ID, LABELS, build_body, structure_masks
 from sail_core.data.phantom.generate import PROVENANCE_FILE
@@ -312,3 +313,27 @@ def test_bad_parameters_are_named(tmp_path, change, message):
 def test_ct_and_mri_roots_must_differ(tmp_path):
     with pytest.raises(ValueError, match="must differ"):
         generate_phantom(tmp_path, tmp_path, n_ct=1, n_mri=1, seed=0, **TINY)
+
+
+def test_a_null_root_leaves_its_modality_out(tmp_path):
+    generate_phantom(tmp_path / "ct", None, n_ct=2, n_mri=5, seed=0, **TINY)
+    assert len(_rows(tmp_path / "ct" / "meta.csv")) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct"]
+
+
+@pytest.mark.parametrize(
+    "roots, counts, message",
+    [
+        ({"ct": "ct", "mri": "mri"}, {"ct": 2, "mri": 0}, "n_mri is 0 but dataset.mri_root is set"),
+        ({"ct": None, "mri": None}, {"ct": 2, "mri": 2}, "both are null"),
+        ({"ct": None, "mri": "mri"}, {"ct": -1, "mri": 2}, "number of ct"),
+    ],
+)
+def test_phantom_plan_refuses_what_would_make_an_empty_dataset(roots, counts, message):
+    with pytest.raises(ValueError, match=message):
+        phantom_plan(roots, counts)
+
+
+def test_phantom_plan_keeps_the_modalities_with_a_root():
+    plan = phantom_plan({"ct": None, "mri": "m"}, {"ct": 4, "mri": 3})
+    assert plan == {"mri": (Path("m"), 3)}

@@ -68,6 +68,16 @@ def test_summary_counts_slices():
     assert summary.filter(pl.col("split") == "test")["mri_scans"].item() == 1
 
 
+def test_summary_of_a_ct_only_dataset_has_no_mri_column():
+    split = pl.DataFrame(
+        {"modality": ["ct", "ct"], "image_id": ["s1", "s2"], "split": ["train"] * 2}
+    )
+    slices = pl.DataFrame({"modality": ["ct"] * 3, "image_id": ["s1", "s1", "s2"]})
+    summary = split_summary(slices, split)
+    assert summary.columns == ["split", "scans", "slices", "ct_scans"]
+    assert summary.row(0) == ("train", 2, 3, 2)
+
+
 def test_bad_fraction():
     with pytest.raises(ValueError, match="train_fraction"):
         make_split(pl.DataFrame(), test_institutes=[], train_fraction=1.0, seed=0)

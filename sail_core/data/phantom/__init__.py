@@ -1,7 +1,7 @@
-"""Synthetic CT and MRI datasets in the TotalSegmentator layout, with plausible anatomy."""
+"""Synthetic CT and/or MRI datasets in the TotalSegmentator layout, with plausible anatomy."""
 
 from sail_core.data.phantom.fov import CT_STUDIES, MRI_STUDIES, PhantomSizes
-from sail_core.data.phantom.generate import generate_phantom
+from sail_core.data.phantom.generate import generate_phantom, phantom_plan
 from sail_core.data.phantom.scan import PhantomScan, ct_scan, mri_scan
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "ct_scan",
     "generate_phantom",
     "mri_scan",
+    "phantom_plan",
 ]

@@ -1,4 +1,4 @@
-"""Generate a CT and an MRI phantom dataset in the TotalSegmentator layout."""
+"""Generate a CT and/or an MRI phantom dataset in the TotalSegmentator layout."""
 
 from __future__ import annotations
 
@@ -33,9 +33,39 @@ _SCAN_FOLDER = re.compile(r"^s(\d+)$")
 _RECIPES = {"ct": (ct_scan, CT_STUDIES), "mri": (mri_scan, MRI_STUDIES)}
 
 
+def phantom_plan(
+    roots: dict[str, str | Path | None], counts: dict[str, int]
+) -> dict[str, tuple[Path, int]]:
+    """The (root, number of scans) of each modality the phantom writes: those with a root.
+
+    As with a real dataset, a null root leaves its modality out (its count is not used); a
+    named root with no scans to write is refused, since it would hold an empty dataset.
+    """
+    plan = {}
+    for modality, root in roots.items():
+        n = counts[modality]
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(
+                f"number of {modality} phantom scans must be a non-negative integer, got {n!r}"
+            )
+        if not root:
+            continue
+        if n == 0:
+            raise ValueError(
+                f"phantom.n_{modality} is 0 but dataset.{modality}_root is set ({root}); "
+                f"set dataset.{modality}_root to null for a dataset without {modality.upper()}"
+            )
+        plan[modality] = (Path(root), n)
+    if not plan:
+        raise ValueError("the phantom needs dataset.ct_root or dataset.mri_root; both are null")
+    if len(plan) == 2 and plan["ct"][0].resolve() == plan["mri"][0].resolve():
+        raise ValueError(f"CT and MRI phantom roots must differ, both are {plan['ct'][0]}")
+    return plan
+
+
 def generate_phantom(
-    ct_root: str | Path,
-    mri_root: str | Path,
+    ct_root: str | Path | None,
+    mri_root: str | Path | None,
     *,
     n_ct: int,
     n_mri: int,
@@ -43,7 +73,8 @@ def generate_phantom(
     **sizes,
 ) -> None:
     """Write `n_ct` CT scans under `ct_root` and `n_mri` MRI scans under `mri_root`; `sizes` are
-    fields of PhantomSizes (ct_matrix, ct_max_slices, mri_matrix, mri_slice_thickness_mm).
+    fields of PhantomSizes (ct_matrix, ct_max_slices, mri_matrix, mri_slice_thickness_mm). A
+    root of None leaves that modality out (a CT-only or MRI-only dataset).
 
     Image ids are s0000, s0001, ... per modality. The same arguments give the same files, byte
     for byte. Each meta.csv is written last, so an interrupted run never looks complete; scan
@@ -53,14 +84,8 @@ def generate_phantom(
     sizes = PhantomSizes(**sizes)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"phantom seed must be a non-negative integer, got {seed!r}")
-    plan = {"ct": (Path(ct_root), n_ct), "mri": (Path(mri_root), n_mri)}
-    if plan["ct"][0].resolve() == plan["mri"][0].resolve():
-        raise ValueError(f"CT and MRI phantom roots must differ, both are {plan['ct'][0]}")
-    for modality, (root, n) in plan.items():
-        if not isinstance(n, int) or n < 0:
-            raise ValueError(
-                f"number of {modality} phantom scans must be a non-negative integer, got {n!r}"
-            )
+    plan = phantom_plan({"ct": ct_root, "mri": mri_root}, {"ct": n_ct, "mri": n_mri})
+    for root, _ in plan.values():
         if root.exists() and any(root.iterdir()) and not (root / PROVENANCE_FILE).exists():
             raise FileExistsError(
                 f"{root}: not empty and holds no {PROVENANCE_FILE}; refusing to write a phantom over it"
