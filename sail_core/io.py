@@ -48,9 +48,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
-    if final.exists():
-        _remove(final)
-    os.replace(tmp, final)
+    if final.is_dir() and not final.is_symlink():
+        # a folder cannot be replaced in one step: move it aside under a temporary name (cleaned
+        # up like any other if the job dies here), then put the new one in place
+        previous = final.with_name(f".{final.name}.tmp-old-{os.getpid()}")
+        os.replace(final, previous)
+        os.replace(tmp, final)
+        _remove(previous)
+    else:
+        # a file is replaced atomically: a reader (or a rerun after kill -9) sees the old or the
+        # new content, never neither
+        os.replace(tmp, final)
 
 
 def write_json(path: str | os.PathLike, obj: object) -> None:
