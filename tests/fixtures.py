@@ -9,7 +9,9 @@ import polars as pl
 import torch
 import torch.nn.functional as F
 
-from sail_core.data.slicing import SlicedScan, write_scan
+from sail_core.data.dataset import build_subjects
+from sail_core.data.phantom import generate_phantom
+from sail_core.data.slicing import SlicedScan, SlicingParams, slice_scan, write_scan
 
 
 def write_study_checkpoint(
@@ -66,3 +68,30 @@ def write_slice_store(
         slices_dir / modality / f"{image_id}.zarr",
         slices_dir / modality / f"{image_id}.parquet",
     )
+
+
+PHANTOM_TINY = {
+    "ct_matrix": 32,
+    "ct_max_slices": 48,
+    "mri_matrix": 24,
+    "mri_slice_thickness_mm": 12.0,
+}
+
+
+def phantom_slice_table(root: Path, seed: int) -> pl.DataFrame:
+    """The slice table (keys, metadata, structure presence) of a tiny generated phantom of 8 CT
+    and 2 MRI scans sliced at 8 px, through the real slicing stage."""
+    generate_phantom(root / "ct", root / "mri", n_ct=8, n_mri=2, seed=seed, **PHANTOM_TINY)
+    scans = build_subjects({"ct": root / "ct", "mri": root / "mri"})
+    tables = [
+        slice_scan(
+            scan["modality"],
+            scan["image_id"],
+            scan["image_path"],
+            scan["segmentation_dir"],
+            scan["study_type"],
+            SlicingParams(size=8),
+        ).table
+        for scan in scans.iter_rows(named=True)
+    ]
+    return pl.concat(tables, how="diagonal_relaxed").fill_null(False)

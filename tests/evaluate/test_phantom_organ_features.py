@@ -12,9 +12,6 @@ import pytest
 import yaml
 
 from sail_core.columns import STRUCTURE_PREFIX
-from sail_core.data.dataset import build_subjects
-from sail_core.data.phantom import generate_phantom
-from sail_core.data.slicing import SlicingParams, slice_scan
 from sail_core.evaluate.detection import structure_detection
 from sail_core.evaluate.linear import FitSettings, fit_probe, score_probe
 from sail_core.evaluate.protocol import SelectionLeak, check_selection_splits
@@ -22,13 +19,13 @@ from sail_core.evaluate.recovery import sae_feature_order
 from sail_core.metrics import lift, precision_at_k
 from sail_core.sae import TrainConfig, encode_codes, load_sae, train_sae
 from sail_core.sae.codes import CodeStore
+from tests.fixtures import phantom_slice_table
 
 ORGANS = [
     "liver", "spleen", "kidney_left", "kidney_right", "gallbladder", "stomach", "pancreas",
     "heart", "lung_upper_lobe_left", "lung_lower_lobe_right", "brain", "urinary_bladder",
     "sternum", "clavicula_left", "aorta", "esophagus",
 ]  # fmt: skip
-TINY = {"ct_matrix": 32, "ct_max_slices": 48, "mri_matrix": 24, "mri_slice_thickness_mm": 12.0}
 COMMON_PREVALENCE = 0.05
 DETECTION_AUROC = 0.9
 RETRIEVAL_K = 10
@@ -37,21 +34,7 @@ log = logging.getLogger(__name__)
 
 @pytest.fixture(scope="module")
 def phantom_slices(tmp_path_factory) -> pl.DataFrame:
-    root = tmp_path_factory.mktemp("phantom")
-    generate_phantom(root / "ct", root / "mri", n_ct=8, n_mri=2, seed=3, **TINY)
-    scans = build_subjects({"ct": root / "ct", "mri": root / "mri"})
-    tables = [
-        slice_scan(
-            scan["modality"],
-            scan["image_id"],
-            scan["image_path"],
-            scan["segmentation_dir"],
-            scan["study_type"],
-            SlicingParams(size=8),
-        ).table
-        for scan in scans.iter_rows(named=True)
-    ]
-    return pl.concat(tables, how="diagonal_relaxed").fill_null(False)
+    return phantom_slice_table(tmp_path_factory.mktemp("phantom"), seed=3)
 
 
 def planted_embeddings(presence: np.ndarray, dim: int, seed: int) -> np.ndarray:

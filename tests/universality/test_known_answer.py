@@ -11,16 +11,13 @@ import polars as pl
 import pytest
 
 from sail_core.columns import STRUCTURE_PREFIX
-from sail_core.data.dataset import build_subjects
-from sail_core.data.phantom import generate_phantom
-from sail_core.data.slicing import SlicingParams, slice_scan
 from sail_core.sae import TrainConfig, encode_codes, load_sae, train_sae
 from sail_core.sae.codes import CodeStore
 from sail_core.universality.alignment import NullSettings, align_features
 from sail_core.universality.matching import activation_correlation
 from sail_core.universality.stability import SaeRun, TwinThresholds, seed_stability
+from tests.fixtures import phantom_slice_table
 
-TINY = {"ct_matrix": 32, "ct_max_slices": 48, "mri_matrix": 24, "mri_slice_thickness_mm": 12.0}
 N_SHARED, N_OWN = 4, 2
 SAE = "D32_K4"
 log = logging.getLogger(__name__)
@@ -28,21 +25,7 @@ log = logging.getLogger(__name__)
 
 @pytest.fixture(scope="module")
 def phantom_slices(tmp_path_factory) -> pl.DataFrame:
-    root = tmp_path_factory.mktemp("phantom")
-    generate_phantom(root / "ct", root / "mri", n_ct=8, n_mri=2, seed=5, **TINY)
-    scans = build_subjects({"ct": root / "ct", "mri": root / "mri"})
-    tables = [
-        slice_scan(
-            scan["modality"],
-            scan["image_id"],
-            scan["image_path"],
-            scan["segmentation_dir"],
-            scan["study_type"],
-            SlicingParams(size=8),
-        ).table
-        for scan in scans.iter_rows(named=True)
-    ]
-    return pl.concat(tables, how="diagonal_relaxed").fill_null(False)
+    return phantom_slice_table(tmp_path_factory.mktemp("phantom"), seed=5)
 
 
 def distinct_organs(slices: pl.DataFrame, held_out: np.ndarray, n: int) -> list[str]:
