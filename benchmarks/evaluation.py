@@ -31,22 +31,24 @@ from sail_core.evaluate.recovery import METHODS, RecoverySettings, run_recovery
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.mine.synthetic import planted_codes, synthetic_index
 from sail_core.sae.codes import CodeStore, write_code_store
+from sail_core.workflow_config import load_table
 
 PLANTED = {"liver": 11, "brain": 22, "heart": 33, "kidney_left": 44}
+REPO = Path(__file__).parents[1]
 GROUPS = {
-    "modality": {"kind": "multiclass", "column": "modality", "classes": ["mri", "ct"]},
-    "sex": {"kind": "multiclass", "column": "gender", "classes": ["f", "m"]},
-    "orientation": {
-        "kind": "multiclass",
-        "column": "orientation",
-        "classes": ["axial", "coronal", "sagittal"],
-    },
-    "organs_abdominal": {
-        "kind": "presence",
-        "classes": ["gallbladder", "kidney_left", "liver", "spleen", "prostate"],
-    },
-    "organs_head_and_neck": {"kind": "presence", "classes": ["brain"]},
-    "organs_thoracic": {"kind": "presence", "classes": ["heart", "sternum"]},
+    group: spec
+    for group, spec in load_table(
+        REPO / "config" / "probe_targets.yaml", REPO / "schemas" / "probe_targets.schema.yaml"
+    ).items()
+    if group
+    in (
+        "modality",
+        "sex",
+        "orientation",
+        "organs_abdominal",
+        "organs_head_and_neck",
+        "organs_thoracic",
+    )
 }
 STUDY_SECONDS_PER_FIT = (130, 370)
 

@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sail_core.workflow_config import load_table
+
+REPO = Path(__file__).parents[1]
 STUDY_CONFIGS = 84
 STUDY_EPOCHS = 100
 STUDY_ROWS, STUDY_VAL_ROWS = 1_000_000, 140_000
@@ -42,20 +45,13 @@ SHARD_ROWS = 50_000
 INDEX_FILE = "index.parquet"
 GOALS = {"streamed / in-memory": 0.9, "peak RSS GB": 8.0, "evaluation minutes": 10.0}
 EVALUATION_STAGES = ("mining", "probes", "recovery", "monosemanticity", "fingerprint")
-# a slice of the study's probe groups: binary, multiclass and organ-presence targets
+# a slice of the study's probe targets: binary, multiclass and organ-presence groups
 PROBE_GROUPS = {
-    "modality": {"kind": "multiclass", "column": "modality", "classes": ["mri", "ct"]},
-    "sex": {"kind": "multiclass", "column": "gender", "classes": ["f", "m"]},
-    "orientation": {
-        "kind": "multiclass",
-        "column": "orientation",
-        "classes": ["axial", "coronal", "sagittal"],
-    },
-    "organs_abdominal": {
-        "kind": "presence",
-        "classes": ["gallbladder", "kidney_left", "liver", "spleen", "prostate"],
-    },
-    "organs_thoracic": {"kind": "presence", "classes": ["heart", "sternum"]},
+    group: spec
+    for group, spec in load_table(
+        REPO / "config" / "probe_targets.yaml", REPO / "schemas" / "probe_targets.schema.yaml"
+    ).items()
+    if group in ("modality", "sex", "orientation", "organs_abdominal", "organs_thoracic")
 }
 
 
@@ -194,8 +190,6 @@ def encode(folder: Path, args: argparse.Namespace) -> dict:
 
 def evaluate(folder: Path, args: argparse.Namespace, part: str) -> dict:
     """One part of one config's evaluation on the val rows (settings as config.yaml's)."""
-    from sail_core.mine.codes import CodeStore
-
     from sail_core.columns import index_hash
     from sail_core.embed.store import open_embeddings
     from sail_core.evaluate.fingerprint import FingerprintSettings, run_fingerprint
@@ -204,6 +198,7 @@ def evaluate(folder: Path, args: argparse.Namespace, part: str) -> dict:
     from sail_core.evaluate.probes import ProbeSettings, run_probes
     from sail_core.evaluate.recovery import METHODS, RecoverySettings, run_recovery
     from sail_core.mine.mining import MiningSettings, mine_features
+    from sail_core.sae.codes import CodeStore
 
     index = val_index(folder, args)
     store = CodeStore(folder / "val_codes.zarr", index_hash=index_hash(index))
