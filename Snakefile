@@ -28,4 +28,4 @@ rule all:
         sae_targets(),
         analysis_targets,
         universality_targets,
-        "results/report/index.html",
+        RESULTS.report,

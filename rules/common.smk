@@ -2,7 +2,7 @@ import os
 
 import polars as pl
 
-from sail_core.columns import scan_id
+from sail_core.columns import parse_scan_id, scan_id
 from sail_core.data.dataset import discover_scan_keys, present_roots
 from sail_core.data.phantom import phantom_plan
 from sail_core.operational_settings import result_settings
@@ -10,7 +10,7 @@ from sail_core.workflow_config import load_table, validate_workflow_config
 from sail_core.embed.plan import BIOMEDPARSE_KIND
 from sail_core.embed.shards import assign_shards
 from sail_core.evaluate.protocol import keys_selecting_on_test
-from sail_core.report.layout import sae_dir
+from sail_core.layout import Layout
 from sail_core.sae.config import split_seed_run
 
 validate_workflow_config(
@@ -21,7 +21,7 @@ validate_workflow_config(
 LABELLING = config["labelling"]
 # the Anthropic API's result settings, passed only to jobs that call it
 ANTHROPIC = result_settings(LABELLING["anthropic"], "labelling.anthropic")
-LABEL_CACHE = "results/labels/cache"
+RESULTS = Layout("results")
 
 
 def table_of(path, default, schema):
@@ -93,13 +93,13 @@ def dataset_meta_files():
 
 
 def slice_tables():
-    return [f"results/slices/{m}/{i}.parquet" for m, i in SCAN_KEYS]
+    return [str(RESULTS.slice_table.fill(modality=m, image_id=i)) for m, i in SCAN_KEYS]
 
 
 def slice_stores():
     """The slice store of every scan (a quarantined scan's is empty): declared by each job that
     reads slices, as the index only names rows within them."""
-    return [f"results/slices/{m}/{i}.zarr" for m, i in SCAN_KEYS]
+    return [str(RESULTS.slice_store.fill(modality=m, image_id=i)) for m, i in SCAN_KEYS]
 
 
 EMBEDDING_SHARDS = assign_shards(
@@ -136,15 +136,16 @@ def shard_slice_inputs(wildcards):
     """The slice stores and tables of the shard's scans."""
     paths = []
     for scan in shard_scan_ids(wildcards):
-        paths += [f"results/slices/{scan}.zarr", f"results/slices/{scan}.parquet"]
+        modality, image_id = parse_scan_id(scan)
+        for pattern in (RESULTS.slice_store, RESULTS.slice_table):
+            paths.append(str(pattern.fill(modality=modality, image_id=image_id)))
     return paths
 
 
 def embedding_shards(encoder):
-    return [
-        f"results/embeddings/{encoder}/shard-{k}.zarr"
-        for k in range(len(EMBEDDING_SHARDS))
-    ]
+    return expand(
+        RESULTS.embedding_shard, encoder=encoder, shard=range(len(EMBEDDING_SHARDS))
+    )
 
 
 def sae_names(encoder):
@@ -168,24 +169,21 @@ def selected_saes():
 
 
 def data_targets():
-    return [
-        "results/slices/index.parquet",
-        "results/meta/split_summary.tsv",
-        "results/meta/quarantine.parquet",
-    ]
+    return [RESULTS.slice_index, RESULTS.split_summary, RESULTS.quarantine]
 
 
 def sae_targets():
-    return [f"results/eval/{e}/{sae}/summary.json" for e, sae in trained_saes()]
+    return [str(RESULTS.eval_summary.fill(encoder=e, sae=s)) for e, s in trained_saes()]
 
 
 def analysis_targets(wildcards):
     labeller = config["labelling"]["labeller"]
     targets = []
     for encoder, sae in selected_saes():
+        names = dict(encoder=encoder, sae=sae, labeller=labeller)
         targets += [
-            f"results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet",
-            f"results/retrieval/{encoder}/{sae}/{labeller}/summary.json",
+            str(RESULTS.label_evaluation.fill(**names)),
+            str(RESULTS.retrieval_summary.fill(**names)),
         ]
     return targets
 
@@ -205,7 +203,8 @@ def sae_file(wildcards, name):
     """`name` in the folder of the (encoder, sae) of `wildcards`: the imported checkpoint's
     when sae.imports names one, else the trained SAE's."""
     imported = (wildcards.encoder, wildcards.sae) in IMPORTED_SAES
-    return f"results/{sae_dir(wildcards.encoder, wildcards.sae, imported)}/{name}"
+    folder = RESULTS.sae_file(name, imported)
+    return str(folder.fill(encoder=wildcards.encoder, sae=wildcards.sae))
 
 
 def sae_model(wildcards):
@@ -246,13 +245,13 @@ def universality_targets(wildcards):
     targets = []
     if config["sae"]["stability_seeds"]:
         targets += [
-            f"results/universality/{e}/{sae}/stability/summary.json"
-            for e, sae in chosen
+            str(RESULTS.stability_summary.fill(encoder=e, sae=s)) for e, s in chosen
         ]
     for i, (encoder_a, sae_a) in enumerate(chosen):
         for encoder_b, sae_b in chosen[i + 1 :]:
             if encoder_b != encoder_a:
-                targets.append(
-                    f"results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/summary.json"
+                pair = dict(
+                    encoder_a=encoder_a, sae_a=sae_a, encoder_b=encoder_b, sae_b=sae_b
                 )
+                targets.append(str(RESULTS.alignment_file("summary.json").fill(**pair)))
     return targets

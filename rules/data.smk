@@ -6,7 +6,7 @@ if config["dataset"]["source"] == "phantom":
         log:
             "logs/phantom.log",
         benchmark:
-            "results/timings/phantom.tsv"
+            RESULTS.job_timing("phantom")
         conda:
             "../envs/sail.yaml"
         params:
@@ -27,7 +27,7 @@ rule subjects:
         meta=dataset_meta_files(),
         schema=workflow.source_path("../schemas/subjects.schema.yaml"),
     output:
-        "results/meta/subjects.parquet",
+        RESULTS.subjects,
     log:
         "logs/subjects.log",
     conda:
@@ -41,14 +41,14 @@ rule subjects:
 
 rule slice_subject:
     input:
-        subjects="results/meta/subjects.parquet",
+        subjects=RESULTS.subjects,
     output:
-        store=directory("results/slices/{modality}/{image_id}.zarr"),
-        table="results/slices/{modality}/{image_id}.parquet",
+        store=directory(RESULTS.slice_store),
+        table=RESULTS.slice_table,
     log:
         "logs/slice_subject/{modality}/{image_id}.log",
     benchmark:
-        "results/timings/slice_subject/{modality}/{image_id}.tsv"
+        RESULTS.job_timing("slice_subject/{modality}/{image_id}")
     group:
         "slicing"
     conda:
@@ -66,11 +66,11 @@ rule slice_subject:
 
 rule split:
     input:
-        subjects="results/meta/subjects.parquet",
+        subjects=RESULTS.subjects,
         tables=slice_tables(),
     output:
-        split="results/meta/split.parquet",
-        summary="results/meta/split_summary.tsv",
+        split=RESULTS.split,
+        summary=RESULTS.split_summary,
     log:
         "logs/split.log",
     conda:
@@ -87,15 +87,15 @@ rule slice_index:
     input:
         tables=slice_tables(),
         stores=slice_stores(),
-        split="results/meta/split.parquet",
-        subjects="results/meta/subjects.parquet",
+        split=RESULTS.split,
+        subjects=RESULTS.subjects,
     output:
-        index="results/slices/index.parquet",
-        quarantine="results/meta/quarantine.parquet",
+        index=RESULTS.slice_index,
+        quarantine=RESULTS.quarantine,
     log:
         "logs/slice_index.log",
     benchmark:
-        "results/timings/slice_index.tsv"
+        RESULTS.job_timing("slice_index")
     conda:
         "../envs/sail.yaml"
     script:

@@ -5,15 +5,15 @@ EMBEDDING = config["embedding"]
 
 rule embed:
     input:
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
         slices=shard_slice_inputs,
         model=lambda wildcards: plan.model_inputs(encoder_spec(wildcards.encoder)),
     output:
-        directory("results/embeddings/{encoder}/shard-{shard}.zarr"),
+        directory(RESULTS.embedding_shard),
     log:
         "logs/embed/{encoder}/shard-{shard}.log",
     benchmark:
-        "results/timings/embed/{encoder}/shard-{shard}.tsv"
+        RESULTS.job_timing("embed/{encoder}/shard-{shard}")
     wildcard_constraints:
         encoder=plan.names_regex(EMBEDDING["encoders"]),
     conda:

@@ -1,16 +1,16 @@
 rule probe:
     input:
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
         targets=PROBE_TARGETS["table"],
         targets_schema=PROBE_TARGETS["schema"],
-        codes="results/codes/{encoder}/{sae}.zarr",
+        codes=RESULTS.codes,
         embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
     output:
-        probes=directory("results/eval/{encoder}/{sae}/probes"),
+        probes=directory(RESULTS.probes),
     log:
         "logs/probe/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/probe/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("probe/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -30,20 +30,20 @@ rule probe:
 
 rule recovery:
     input:
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
         targets=PROBE_TARGETS["table"],
         targets_schema=PROBE_TARGETS["schema"],
-        codes="results/codes/{encoder}/{sae}.zarr",
+        codes=RESULTS.codes,
         embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
-        probes="results/eval/{encoder}/{sae}/probes",
+        probes=RESULTS.probes,
     output:
-        curves="results/eval/{encoder}/{sae}/recovery/curves.parquet",
-        thresholds="results/eval/{encoder}/{sae}/recovery/thresholds.parquet",
-        summary="results/eval/{encoder}/{sae}/recovery/summary.parquet",
+        curves=RESULTS.recovery_curves,
+        thresholds=RESULTS.recovery_thresholds,
+        summary=RESULTS.recovery_summary,
     log:
         "logs/recovery/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/recovery/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("recovery/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -65,17 +65,17 @@ rule recovery:
 
 rule monosemanticity:
     input:
-        index="results/slices/index.parquet",
-        codes="results/codes/{encoder}/{sae}.zarr",
+        index=RESULTS.slice_index,
+        codes=RESULTS.codes,
     output:
-        features="results/eval/{encoder}/{sae}/monosemanticity/features.parquet",
-        null="results/eval/{encoder}/{sae}/monosemanticity/null.parquet",
-        scores="results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
-        detection="results/eval/{encoder}/{sae}/monosemanticity/structure_detection.parquet",
+        features=RESULTS.monosemanticity_features,
+        null=RESULTS.monosemanticity_null,
+        scores=RESULTS.monosemanticity_scores,
+        detection=RESULTS.structure_detection,
     log:
         "logs/monosemanticity/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/monosemanticity/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("monosemanticity/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -91,17 +91,17 @@ rule monosemanticity:
 
 rule fingerprint:
     input:
-        index="results/slices/index.parquet",
-        codes="results/codes/{encoder}/{sae}.zarr",
+        index=RESULTS.slice_index,
+        codes=RESULTS.codes,
         embeddings=lambda wildcards: embedding_shards(wildcards.encoder),
     output:
-        per_reference="results/eval/{encoder}/{sae}/fingerprint/per_reference.parquet",
-        summary="results/eval/{encoder}/{sae}/fingerprint/summary.parquet",
-        retrieved="results/eval/{encoder}/{sae}/fingerprint/retrieved.parquet",
+        per_reference=RESULTS.fingerprint_per_reference,
+        summary=RESULTS.fingerprint_summary,
+        retrieved=RESULTS.fingerprint_retrieved,
     log:
         "logs/fingerprint/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/fingerprint/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("fingerprint/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -119,22 +119,22 @@ rule fingerprint:
 checkpoint rank_configs:
     input:
         scores=lambda wildcards: expand(
-            "results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
+            RESULTS.monosemanticity_scores,
             encoder=wildcards.encoder,
             sae=sae_names(wildcards.encoder),
         ),
         thresholds=lambda wildcards: expand(
-            "results/eval/{encoder}/{sae}/recovery/thresholds.parquet",
+            RESULTS.recovery_thresholds,
             encoder=wildcards.encoder,
             sae=sae_names(wildcards.encoder),
         ),
         summaries=lambda wildcards: expand(
-            "results/eval/{encoder}/{sae}/recovery/summary.parquet",
+            RESULTS.recovery_summary,
             encoder=wildcards.encoder,
             sae=sae_names(wildcards.encoder),
         ),
     output:
-        ranking="results/eval/ranking/{encoder}.parquet",
+        ranking=RESULTS.ranking,
     log:
         "logs/rank_configs/{encoder}.log",
     conda:
@@ -157,13 +157,13 @@ checkpoint rank_configs:
 rule summarize:
     input:
         sae_metrics=sae_metrics,
-        recovery="results/eval/{encoder}/{sae}/recovery/summary.parquet",
-        monosemanticity="results/eval/{encoder}/{sae}/monosemanticity/scores.parquet",
-        fingerprint="results/eval/{encoder}/{sae}/fingerprint/summary.parquet",
-        detection="results/eval/{encoder}/{sae}/monosemanticity/structure_detection.parquet",
-        ranking="results/eval/ranking/{encoder}.parquet",
+        recovery=RESULTS.recovery_summary,
+        monosemanticity=RESULTS.monosemanticity_scores,
+        fingerprint=RESULTS.fingerprint_summary,
+        detection=RESULTS.structure_detection,
+        ranking=RESULTS.ranking,
     output:
-        summary="results/eval/{encoder}/{sae}/summary.json",
+        summary=RESULTS.eval_summary,
     log:
         "logs/summarize/{encoder}/{sae}.log",
     conda:

@@ -1,10 +1,5 @@
-import os
-
 # The API settings and the image size reach only jobs that call the API, so offline jobs never
-# rerun on them.
-
-
-# They call the Anthropic API and may wait up to labelling.anthropic.max_wait_s for a batch:
+# rerun on them. They call the Anthropic API and may wait up to labelling.anthropic.max_wait_s for a batch:
 # on a cluster they run where Snakemake runs (network, no job time limit); they are light.
 localrules:
     label_features,
@@ -14,23 +9,23 @@ localrules:
 
 rule label_features:
     input:
-        stats="results/features/{encoder}/{sae}/stats.parquet",
-        top_slices="results/features/{encoder}/{sae}/top_slices.parquet",
-        enrichment="results/features/{encoder}/{sae}/enrichment.parquet",
-        index="results/slices/index.parquet",
+        stats=RESULTS.feature_stats,
+        top_slices=RESULTS.top_slices,
+        enrichment=RESULTS.enrichment,
+        index=RESULTS.slice_index,
         slices=slice_stores(),
         monosemanticity=(
-            "results/eval/{encoder}/{sae}/monosemanticity/features.parquet"
+            RESULTS.monosemanticity_features
             if LABELLING["selection"]["ranking"] == "monosemanticity"
             else []
         ),
     output:
-        labels="results/labels/{encoder}/{sae}/{labeller}.parquet",
-        usage="results/labels/{encoder}/{sae}/{labeller}.usage.json",
+        labels=RESULTS.labels,
+        usage=RESULTS.label_usage,
     log:
         "logs/label_features/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/timings/label_features/{encoder}/{sae}/{labeller}.tsv"
+        RESULTS.job_timing("label_features/{encoder}/{sae}/{labeller}")
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:
@@ -50,25 +45,24 @@ rule label_features:
         anthropic=lambda wildcards: (
             ANTHROPIC if wildcards.labeller == "anthropic" else None
         ),
-        slices_dir=lambda wildcards, input: os.path.dirname(input.index),
-        cache_dir=LABEL_CACHE,
+        cache_dir=RESULTS.label_cache,
     script:
         "../workflow_scripts/label_features.py"
 
 
 rule evaluate_labels:
     input:
-        labels="results/labels/{encoder}/{sae}/{labeller}.parquet",
-        index="results/slices/index.parquet",
+        labels=RESULTS.labels,
+        index=RESULTS.slice_index,
         slices=slice_stores(),
-        codes="results/codes/{encoder}/{sae}.zarr",
+        codes=RESULTS.codes,
     output:
-        table="results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet",
-        summary="results/labels/{encoder}/{sae}/{labeller}.evaluation.json",
+        table=RESULTS.label_evaluation,
+        summary=RESULTS.label_evaluation_summary,
     log:
         "logs/evaluate_labels/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/timings/evaluate_labels/{encoder}/{sae}/{labeller}.tsv"
+        RESULTS.job_timing("evaluate_labels/{encoder}/{sae}/{labeller}")
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:
@@ -83,7 +77,6 @@ rule evaluate_labels:
         anthropic=lambda wildcards: (
             ANTHROPIC if wildcards.labeller == "anthropic" else None
         ),
-        slices_dir=lambda wildcards, input: os.path.dirname(input.index),
-        cache_dir=LABEL_CACHE,
+        cache_dir=RESULTS.label_cache,
     script:
         "../workflow_scripts/evaluate_labels.py"

@@ -1,17 +1,17 @@
 rule mine_features:
     input:
-        index="results/slices/index.parquet",
-        codes="results/codes/{encoder}/{sae}.zarr",
+        index=RESULTS.slice_index,
+        codes=RESULTS.codes,
         slices=slice_stores(),
     output:
-        stats="results/features/{encoder}/{sae}/stats.parquet",
-        top_slices="results/features/{encoder}/{sae}/top_slices.parquet",
-        enrichment="results/features/{encoder}/{sae}/enrichment.parquet",
-        panels=directory("results/features/{encoder}/{sae}/panels"),
+        stats=RESULTS.feature_stats,
+        top_slices=RESULTS.top_slices,
+        enrichment=RESULTS.enrichment,
+        panels=directory(RESULTS.panels),
     log:
         "logs/mine_features/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/mine_features/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("mine_features/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1

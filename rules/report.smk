@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from sail_core.report.layout import atlas_inputs
+from sail_core.report.files import atlas_inputs
 from sail_core.report.universality_section import universality_inputs
 
 REPORT = config["report"]
@@ -13,11 +11,11 @@ report: "../report/workflow.rst"
 
 rule report_slice_examples:
     input:
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
         slices=slice_stores(),
     output:
         report(
-            "results/report/figures/example_slices.png",
+            RESULTS.example_slices,
             category="Data",
             caption="../report/example_slices.rst",
         ),
@@ -36,17 +34,17 @@ rule report_figures:
     input:
         history=sae_history,
         metrics=sae_metrics,
-        recovery="results/eval/{encoder}/{sae}/recovery/summary.parquet",
+        recovery=RESULTS.recovery_summary,
     output:
         training=report(
-            "results/report/figures/{encoder}/{sae}/training_curves.png",
+            RESULTS.training_curves,
             category="{encoder}",
             subcategory="{sae}",
             labels={"figure": "training curves"},
             caption="../report/training_curves.rst",
         ),
         recovery=report(
-            "results/report/figures/{encoder}/{sae}/recovery_curves.png",
+            RESULTS.recovery_curve_figure,
             category="{encoder}",
             subcategory="{sae}",
             labels={"figure": "recovery curves"},
@@ -70,7 +68,7 @@ rule report:
     input:
         unpack(
             lambda wildcards: atlas_inputs(
-                Path("results"),
+                RESULTS.root,
                 selected_saes(),
                 LABELLER,
                 sae_names,
@@ -78,7 +76,7 @@ rule report:
                 frozenset(IMPORTED_SAES),
             )
             | universality_inputs(
-                Path("results"),
+                RESULTS.root,
                 selected_saes(),
                 LABELLER,
                 bool(config.get("sae", {}).get("stability_seeds")),
@@ -86,14 +84,14 @@ rule report:
         ),
     output:
         html=report(
-            "results/report/index.html",
+            RESULTS.report,
             category="Feature atlas",
             caption="../report/atlas.rst",
         ),
     log:
         "logs/report.log",
     benchmark:
-        "results/timings/report.tsv"
+        RESULTS.job_timing("report")
     conda:
         "../envs/sail.yaml"
     threads: 1

@@ -3,25 +3,23 @@ RETRIEVAL = config["retrieval"]
 
 rule language_retrieval:
     input:
-        labels="results/labels/{encoder}/{sae}/{labeller}.parquet",
+        labels=RESULTS.labels,
         evaluation=(
-            "results/labels/{encoder}/{sae}/{labeller}.evaluation.parquet"
-            if RETRIEVAL["require_contrastive_pass"]
-            else []
+            RESULTS.label_evaluation if RETRIEVAL["require_contrastive_pass"] else []
         ),
-        index="results/slices/index.parquet",
-        codes="results/codes/{encoder}/{sae}.zarr",
+        index=RESULTS.slice_index,
+        codes=RESULTS.codes,
         queries=QUERIES["table"],
         queries_schema=QUERIES["schema"],
     output:
-        matches="results/retrieval/{encoder}/{sae}/{labeller}/matches.parquet",
-        results="results/retrieval/{encoder}/{sae}/{labeller}/results.parquet",
-        precision="results/retrieval/{encoder}/{sae}/{labeller}/precision.parquet",
-        summary="results/retrieval/{encoder}/{sae}/{labeller}/summary.json",
+        matches=RESULTS.retrieval_matches,
+        results=RESULTS.retrieval_results,
+        precision=RESULTS.retrieval_precision,
+        summary=RESULTS.retrieval_summary,
     log:
         "logs/language_retrieval/{encoder}/{sae}/{labeller}.log",
     benchmark:
-        "results/timings/language_retrieval/{encoder}/{sae}/{labeller}.tsv"
+        RESULTS.job_timing("language_retrieval/{encoder}/{sae}/{labeller}")
     wildcard_constraints:
         labeller="offline|anthropic",
     conda:
@@ -30,6 +28,6 @@ rule language_retrieval:
     params:
         retrieval=result_settings(RETRIEVAL, "retrieval"),
         anthropic=(ANTHROPIC if RETRIEVAL["matcher"] == "anthropic" else None),
-        cache_dir=LABEL_CACHE,
+        cache_dir=RESULTS.label_cache,
     script:
         "../workflow_scripts/language_retrieval.py"

@@ -5,16 +5,16 @@ SAE = config["sae"]
 rule train_sae:
     input:
         shards=lambda wildcards: embedding_shards(wildcards.encoder),
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
     output:
-        model="results/sae/{encoder}/{sae}/model.safetensors",
-        config="results/sae/{encoder}/{sae}/config.json",
-        metrics="results/sae/{encoder}/{sae}/metrics.json",
-        history="results/sae/{encoder}/{sae}/history.parquet",
+        model=RESULTS.sae_file("model.safetensors"),
+        config=RESULTS.sae_file("config.json"),
+        metrics=RESULTS.sae_file("metrics.json"),
+        history=RESULTS.sae_file("history.parquet"),
     log:
         "logs/train_sae/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/train_sae/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("train_sae/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1
@@ -31,11 +31,11 @@ rule import_checkpoint:
     input:
         checkpoint=imported_checkpoint,
         shards=lambda wildcards: embedding_shards(wildcards.encoder),
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
     output:
-        model="results/sae_imports/{encoder}/{sae}/model.safetensors",
-        config="results/sae_imports/{encoder}/{sae}/config.json",
-        metrics="results/sae_imports/{encoder}/{sae}/metrics.json",
+        model=RESULTS.sae_file("model.safetensors", imported=True),
+        config=RESULTS.sae_file("config.json", imported=True),
+        metrics=RESULTS.sae_file("metrics.json", imported=True),
     log:
         "logs/import_checkpoint/{encoder}/{sae}.log",
     conda:
@@ -52,13 +52,13 @@ rule encode_codes:
     input:
         unpack(sae_model),
         shards=lambda wildcards: embedding_shards(wildcards.encoder),
-        index="results/slices/index.parquet",
+        index=RESULTS.slice_index,
     output:
-        codes=directory("results/codes/{encoder}/{sae}.zarr"),
+        codes=directory(RESULTS.codes),
     log:
         "logs/encode_codes/{encoder}/{sae}.log",
     benchmark:
-        "results/timings/encode_codes/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("encode_codes/{encoder}/{sae}")
     conda:
         "../envs/sail.yaml"
     threads: 1

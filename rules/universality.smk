@@ -8,24 +8,24 @@ BASE_SAE = r"D[0-9-]+_K[0-9-]+"
 
 rule stability:
     input:
-        models=lambda wildcards: [
-            f"results/sae/{wildcards.encoder}/{run}/model.safetensors"
-            for run in seed_runs(wildcards)
-        ],
-        codes=lambda wildcards: [
-            f"results/codes/{wildcards.encoder}/{run}.zarr"
-            for run in seed_runs(wildcards)
-        ],
-        index="results/slices/index.parquet",
-        labels=f"results/labels/{{encoder}}/{{sae}}/{UNIVERSALITY_LABELLER}.parquet",
+        models=lambda wildcards: expand(
+            RESULTS.sae_file("model.safetensors"),
+            encoder=wildcards.encoder,
+            sae=seed_runs(wildcards),
+        ),
+        codes=lambda wildcards: expand(
+            RESULTS.codes, encoder=wildcards.encoder, sae=seed_runs(wildcards)
+        ),
+        index=RESULTS.slice_index,
+        labels=RESULTS.labels.partial(labeller=UNIVERSALITY_LABELLER),
     output:
-        twins="results/universality/{encoder}/{sae}/stability/twins.parquet",
-        features="results/universality/{encoder}/{sae}/stability/features.parquet",
-        summary="results/universality/{encoder}/{sae}/stability/summary.json",
+        twins=RESULTS.stability_twins,
+        features=RESULTS.stability_features,
+        summary=RESULTS.stability_summary,
     log:
         "logs/stability/{encoder}/{sae}.log",
     benchmark:
-        "results/benchmarks/stability/{encoder}/{sae}.tsv"
+        RESULTS.job_timing("stability/{encoder}/{sae}")
     wildcard_constraints:
         sae=BASE_SAE,
     conda:
@@ -44,22 +44,26 @@ rule stability:
 
 rule alignment:
     input:
-        codes_a="results/codes/{encoder_a}/{sae_a}.zarr",
-        codes_b="results/codes/{encoder_b}/{sae_b}.zarr",
-        index="results/slices/index.parquet",
-        labels_a=f"results/labels/{{encoder_a}}/{{sae_a}}/{UNIVERSALITY_LABELLER}.parquet",
-        labels_b=f"results/labels/{{encoder_b}}/{{sae_b}}/{UNIVERSALITY_LABELLER}.parquet",
-        enrichment_a="results/features/{encoder_a}/{sae_a}/enrichment.parquet",
-        enrichment_b="results/features/{encoder_b}/{sae_b}/enrichment.parquet",
+        codes_a=RESULTS.codes.partial(encoder="{encoder_a}", sae="{sae_a}"),
+        codes_b=RESULTS.codes.partial(encoder="{encoder_b}", sae="{sae_b}"),
+        index=RESULTS.slice_index,
+        labels_a=RESULTS.labels.partial(
+            encoder="{encoder_a}", sae="{sae_a}", labeller=UNIVERSALITY_LABELLER
+        ),
+        labels_b=RESULTS.labels.partial(
+            encoder="{encoder_b}", sae="{sae_b}", labeller=UNIVERSALITY_LABELLER
+        ),
+        enrichment_a=RESULTS.enrichment.partial(encoder="{encoder_a}", sae="{sae_a}"),
+        enrichment_b=RESULTS.enrichment.partial(encoder="{encoder_b}", sae="{sae_b}"),
     output:
-        features="results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/features.parquet",
-        shared="results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/shared.parquet",
-        unique="results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/unique.parquet",
-        summary="results/universality/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}/summary.json",
+        features=RESULTS.alignment_file("features.parquet"),
+        shared=RESULTS.alignment_file("shared.parquet"),
+        unique=RESULTS.alignment_file("unique.parquet"),
+        summary=RESULTS.alignment_file("summary.json"),
     log:
         "logs/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}.log",
     benchmark:
-        "results/benchmarks/alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}.tsv"
+        RESULTS.job_timing("alignment/{encoder_a}/{sae_a}/{encoder_b}/{sae_b}")
     wildcard_constraints:
         encoder_a=r"[A-Za-z0-9_.-]+",
         encoder_b=r"[A-Za-z0-9_.-]+",

@@ -25,6 +25,7 @@ from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
 from sail_core.embed.store import shard_attrs
 from sail_core.io import atomic_output
+from sail_core.layout import Layout
 from sail_core.mine.panels import montage
 from sail_core.retrieval.match import EmbeddingMatcher, load_text_encoder
 from sail_core.retrieval.queries import query_from_text
@@ -50,18 +51,26 @@ class RunLayoutError(ValueError):
 
 def find_labels(run: Path, encoder: str | None, sae: str | None, labeller: str) -> list[Path]:
     """Label tables of the run matching the (optional) encoder and SAE, sorted."""
-    found = sorted(run.glob(f"labels/{encoder or '*'}/{sae or '*'}/{labeller}.parquet"))
+    labels = Layout(run).labels
+    found = labels.glob(encoder=encoder, sae=sae, labeller=labeller)
     if not found:
+        wanted = labels.partial(**{k: v for k, v in (("encoder", encoder), ("sae", sae)) if v})
         raise RunLayoutError(
-            f"{run}: no labels/{encoder or '<encoder>'}/{sae or '<sae>'}/{labeller}.parquet; "
+            f"no {wanted.partial(labeller=labeller)}; "
             "run the pipeline first or check --run/--encoder/--sae/--labeller"
         )
     return found
 
 
+def labelled_config(run: Path, labels: Path) -> tuple[str, str]:
+    """(encoder, sae) of a label table of the run."""
+    names = Layout(run).labels.parse(labels)
+    return names["encoder"], names["sae"]
+
+
 def encoder_kind(run: Path, encoder: str) -> str | None:
     """The `kind` recorded in the encoder's first embedding shard; None when there is none."""
-    for shard in sorted(run.glob(f"embeddings/{encoder}/shard-*.zarr")):
+    for shard in Layout(run).embedding_shard.glob(encoder=encoder):
         try:
             return shard_attrs(shard).get("kind")
         except (FileNotFoundError, ValueError, OSError):
@@ -72,7 +81,7 @@ def encoder_kind(run: Path, encoder: str) -> str | None:
 def held_out_precision(run: Path, encoder: str, sae: str, labeller: str, scoring: str) -> float:
     """Mean precision@k of the run's evaluation queries with every stated constraint met
     (retrieval summary.json), NaN when the run has none."""
-    path = run / "retrieval" / encoder / sae / labeller / "summary.json"
+    path = Layout(run).retrieval_summary.fill(encoder=encoder, sae=sae, labeller=labeller)
     try:
         summary = json.loads(path.read_text())
         value = summary["mean_precision_at_k"][scoring][JOINT]["precision"]
@@ -89,17 +98,15 @@ def choose_labels(
     found = find_labels(run, encoder, sae, labeller)
     if encoder:
         return found[0], "as named"
-    pretrained = [p for p in found if encoder_kind(run, p.parent.parent.name) != RANDOM_INIT]
+    configs = {path: labelled_config(run, path) for path in found}
+    pretrained = [p for p in found if encoder_kind(run, configs[p][0]) != RANDOM_INIT]
     if not pretrained:
-        names = ", ".join(sorted({p.parent.parent.name for p in found}))
+        names = ", ".join(sorted({encoder for encoder, _ in configs.values()}))
         raise RunLayoutError(
             f"{run}: only random-init encoders are labelled ({names}); name one with --encoder "
             "to query a random baseline"
         )
-    scored = [
-        (held_out_precision(run, p.parent.parent.name, p.parent.name, labeller, scoring), p)
-        for p in pretrained
-    ]
+    scored = [(held_out_precision(run, *configs[p], labeller, scoring), p) for p in pretrained]
     best, path = min(
         scored,
         key=lambda item: (
@@ -145,7 +152,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_panel(results: pl.DataFrame, index: pl.DataFrame, run: Path, title: str, out: Path):
     rows = results.join(index.select("row_id", "array_pos"), on="row_id", maintain_order="left")
-    images = SliceReader(run / "slices").read(rows)
+    images = SliceReader(Layout(run).slices).read(rows)
     captions = [
         f"{r['rank']}. {r['modality']}/{r['image_id']} {r['orientation'][:3]} {r['index']}\n"
         f"{r['gender'] or '?'} {'' if r['age'] is None else int(r['age'])} s={r['score']:.3f}"
@@ -160,14 +167,17 @@ def query_command(args: argparse.Namespace) -> int:
     labels_path, reason = choose_labels(
         args.run, args.encoder, args.sae, args.labeller, args.scoring
     )
-    encoder, sae = labels_path.parent.parent.name, labels_path.parent.name
+    encoder, sae = labelled_config(args.run, labels_path)
     print(f"using {encoder}/{sae} ({reason}; choose with --encoder/--sae)")
-    index, index_hash = read_index(args.run / "slices" / "index.parquet")
-    store = CodeStore(args.run / "codes" / encoder / f"{sae}.zarr", index_hash)
+    layout = Layout(args.run)
+    index, index_hash = read_index(layout.slice_index)
+    store = CodeStore(layout.codes.fill(encoder=encoder, sae=sae), index_hash)
     labels = pl.read_parquet(labels_path)
     evaluation = None
     if args.passed_only:
-        evaluation = pl.read_parquet(labels_path.with_name(f"{args.labeller}.evaluation.parquet"))
+        evaluation = pl.read_parquet(
+            layout.label_evaluation.fill(encoder=encoder, sae=sae, labeller=args.labeller)
+        )
     matcher = EmbeddingMatcher(
         load_text_encoder(), args.max_features, args.min_similarity, args.margin, 0.95
     )

@@ -1,8 +1,7 @@
-from pathlib import Path
-
 import torch
 
 from sail_core.embed.run import embed_job
+from sail_core.layout import Layout
 from sail_core.logs import configure
 from sail_core.operational_settings import operational_settings
 
@@ -18,7 +17,7 @@ def main():
     spec.pop("resources", None)  # Snakemake's job resources, not an encoder setting
     embed_job(
         index_path=snakemake.input.index,
-        slices_dir=Path(snakemake.input.index).parent,
+        slices_dir=Layout.of_index(snakemake.input.index).slices,
         output=snakemake.output[0],
         encoder_name=encoder,
         spec=spec,

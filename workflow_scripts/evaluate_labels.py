@@ -7,6 +7,7 @@ from sail_core.data.store import SliceReader
 from sail_core.io import write_json, write_parquet
 from sail_core.label.evaluate.run import EvaluationSettings, evaluate_labels
 from sail_core.label.run import footer_metadata, make_judge
+from sail_core.layout import Layout
 from sail_core.logs import configure
 from sail_core.operational_settings import with_operational
 from sail_core.sae.codes import CodeStore
@@ -26,7 +27,7 @@ table, summary = evaluate_labels(
     index,
     CodeStore(snakemake.input.codes, index_hash),
     judge,
-    SliceReader(params.slices_dir).read,
+    SliceReader(Layout.of_index(snakemake.input.index).slices).read,
     settings,
 )
 provenance = {

@@ -12,6 +12,7 @@ from sail_core.label.run import (
     label_selection,
     make_labeller,
 )
+from sail_core.layout import Layout
 from sail_core.logs import configure
 from sail_core.operational_settings import with_operational
 
@@ -35,7 +36,12 @@ selection, picks = choose_features(
 )
 labeller = make_labeller(labeller_name, params.offline, anthropic, params.cache_dir)
 labels, usage = label_selection(
-    selection, picks, index, labeller, SliceReader(params.slices_dir).read, params.image_size
+    selection,
+    picks,
+    index,
+    labeller,
+    SliceReader(Layout.of_index(snakemake.input.index).slices).read,
+    params.image_size,
 )
 provenance = {
     "encoder": snakemake.wildcards.encoder,

@@ -1,13 +1,13 @@
 import json
 import logging
 from dataclasses import asdict
-from pathlib import Path
 
 import polars as pl
 
 from sail_core.data.index import read_index
 from sail_core.data.store import SliceReader
 from sail_core.io import atomic_output, write_parquet
+from sail_core.layout import Layout
 from sail_core.logs import configure
 from sail_core.mine.mining import MiningSettings, mine_features
 from sail_core.mine.panels import write_panels
@@ -38,7 +38,7 @@ with atomic_output(snakemake.output.panels) as panels_dir:
     written = write_panels(
         result.top_slices.filter(pl.col("in_top")),
         index,
-        SliceReader(Path(snakemake.input.index).parent),
+        SliceReader(Layout.of_index(snakemake.input.index).slices),
         panels_dir,
         params.panel_tile_px,
         params.panel_columns,

@@ -2,7 +2,7 @@ import logging
 
 from sail_core.logs import configure
 from sail_core.report.atlas import AtlasSettings, write_atlas
-from sail_core.report.layout import DataFiles
+from sail_core.report.files import DataFiles
 
 configure(snakemake.log[0])
 log = logging.getLogger("report")

@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 import zarr
 
+from sail_core.layout import SCAN_STORE
+
 ROW_COLUMNS = ("modality", "image_id", "orientation", "array_pos")
 
 
@@ -33,7 +35,7 @@ class SliceReader:
 
     def __init__(
         self,
-        slices_dir: str | Path = "results/slices",
+        slices_dir: str | Path,
         *,
         size: int | None = None,
         max_gap: int = 8,
@@ -45,7 +47,7 @@ class SliceReader:
         self._array = functools.lru_cache(maxsize=cache_size)(self._open_array)
 
     def _open_array(self, modality: str, image_id: str, orientation: str) -> zarr.Array:
-        path = self.slices_dir / modality / f"{image_id}.zarr"
+        path = self.slices_dir / f"{SCAN_STORE.format(modality=modality, image_id=image_id)}.zarr"
         if not path.is_dir():
             raise FileNotFoundError(f"{modality}/{image_id}: no slice store at {path}")
         group = zarr.open_group(path, mode="r")

@@ -14,10 +14,11 @@ from sail_core.io import atomic_output
 from sail_core.report import metrics_section as metrics
 from sail_core.report.assets import SCRIPT, STYLE
 from sail_core.report.data_section import data_section
+from sail_core.report.detection_section import detection_table
 from sail_core.report.features_section import FeatureTables, feature_card_id, feature_list
+from sail_core.report.files import DataFiles, SaeFiles
 from sail_core.report.html import Html, element, image, join, unavailable
 from sail_core.report.labels_section import label_section
-from sail_core.report.layout import DataFiles, SaeFiles
 from sail_core.report.retrieval_section import RetrievalTables, retrieval_section
 from sail_core.report.sources import Missing, load_json, load_png, load_table
 from sail_core.report.thumbnails import thumbnails
@@ -125,7 +126,7 @@ def sae_section(
         element("h3", "Fingerprint retrieval"),
         metrics.fingerprint_table(summary),
         element("h3", "Structure detection by single features"),
-        metrics.detection_table(summary),
+        detection_table(summary),
         element("h3", "Labels"),
         label_section(tables.labels, load_json(files.label_evaluation_summary), files.labeller),
         element("h3", "Language-driven retrieval"),

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from sail_core.report.files import SaeFiles
 from sail_core.report.html import Html, element, image, join, number, table, unavailable
-from sail_core.report.layout import SaeFiles
 from sail_core.report.sources import Missing, load_json, load_table, nested
 
 

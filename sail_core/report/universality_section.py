@@ -9,8 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
+from sail_core.layout import ALIGNMENT_FILES
+from sail_core.report.files import SaeFiles
 from sail_core.report.html import Html, element, image, join, number, table, unavailable
-from sail_core.report.layout import SaeFiles
 from sail_core.report.sources import Missing, load_json, load_png, load_table
 
 SHARED_ROWS = 25
@@ -19,15 +20,15 @@ UNIQUE_ROWS = 15
 
 @dataclass(frozen=True)
 class UniversalityFiles:
-    """Where the stability and alignment stages write (results/universality/)."""
+    """The outputs of the stability and alignment stages under a results root."""
 
     root: Path
 
     def stability(self, files: SaeFiles, name: str) -> Path:
-        return self.root / "universality" / files.encoder / files.sae / "stability" / name
+        return files.stability(name)
 
     def alignment(self, a: SaeFiles, b: SaeFiles, name: str) -> Path:
-        return self.root / "universality/alignment" / a.encoder / a.sae / b.encoder / b.sae / name
+        return a.alignment(b, name)
 
 
 def aligned_pairs(saes: list[SaeFiles]) -> list[tuple[SaeFiles, SaeFiles]]:
@@ -52,9 +53,7 @@ def universality_inputs(
         if with_stability
     ]
     alignment = [
-        files.alignment(a, b, name)
-        for a, b in aligned_pairs(saes)
-        for name in ("features.parquet", "shared.parquet", "unique.parquet", "summary.json")
+        files.alignment(a, b, name) for a, b in aligned_pairs(saes) for name in ALIGNMENT_FILES
     ]
     return {
         "stability": [str(p) for p in stability],

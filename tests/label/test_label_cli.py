@@ -63,7 +63,7 @@ def test_sail_query_prints_slices_and_writes_a_panel(world, tmp_path):
 
 def test_sail_query_names_what_is_missing(tmp_path, capsys):
     assert main(["query", "Axial CT of the skull", "--run", str(tmp_path)]) == 2
-    assert "labels/<encoder>/<sae>/offline.parquet" in capsys.readouterr().err
+    assert "labels/{encoder}/{sae}/offline.parquet" in capsys.readouterr().err
 
 
 def _labelled_config(run: Path, encoder: str, kind: str, joint_precision: float | None) -> None:

@@ -20,7 +20,7 @@ from sail_core.label.evaluate.run import RESULT_SCHEMA, summarise
 from sail_core.mine.panels import montage
 from sail_core.report.atlas import AtlasSettings
 from sail_core.report.figures import write_example_slices, write_sae_figures
-from sail_core.report.layout import DataFiles, SaeFiles, sae_dir
+from sail_core.report.files import DataFiles, SaeFiles
 from tests.fixtures import write_slice_store
 
 ENCODER = "enc"
@@ -370,7 +370,7 @@ def build_results_tree(root: Path) -> ResultsTree:
     write_parquet(ranking, data.ranking(ENCODER))
     for sae, fvu in ((SELECTED, 0.2), (OTHER, 0.15)):
         write_json(data.sae_metrics(ENCODER, sae), _sae_metrics(sae, fvu))
-    history = data.root / sae_dir(ENCODER, SELECTED, False) / "history.parquet"
+    history = selected.history
     write_parquet(_history(), history)
     _write_eval(selected, ranking, _sae_metrics(SELECTED, 0.2))
     _write_features(selected)

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from sail_core.report.atlas import AtlasSettings, write_atlas
-from sail_core.report.layout import DataFiles, SaeFiles
+from sail_core.report.files import DataFiles, SaeFiles
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = (

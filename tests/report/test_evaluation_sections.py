@@ -1,5 +1,6 @@
+from sail_core.report.detection_section import detection_table
 from sail_core.report.figures import detection_chart
-from sail_core.report.metrics_section import detection_table, headline
+from sail_core.report.metrics_section import headline
 from sail_core.report.retrieval_section import _mean_grid
 
 

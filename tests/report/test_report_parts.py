@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from sail_core.report.figures import example_rows, level_widths
-from sail_core.report.layout import DataFiles, SaeFiles, atlas_inputs
+from sail_core.report.files import DataFiles, SaeFiles, atlas_inputs
 from sail_core.report.sources import Missing, load_json, load_png, load_table, nested
 from sail_core.report.thumbnails import thumbnails
 

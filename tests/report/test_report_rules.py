@@ -13,11 +13,12 @@ REPO = Path(__file__).parents[2]
 
 # the functions of rules/common.smk that the report rules call, answered for the tree
 SNAKEFILE = """
-from pathlib import Path
+from sail_core.layout import Layout
 
 configfile: "config.yaml"
 
 
+RESULTS = Layout("results")
 IMPORTED_SAES = []
 
 
@@ -30,15 +31,15 @@ def sae_names(encoder):
 
 
 def sae_history(wildcards):
-    return f"results/sae/{{wildcards.encoder}}/{{wildcards.sae}}/history.parquet"
+    return str(RESULTS.sae_file("history.parquet").fill(encoder=wildcards.encoder, sae=wildcards.sae))
 
 
 def sae_metrics(wildcards):
-    return f"results/sae/{{wildcards.encoder}}/{{wildcards.sae}}/metrics.json"
+    return str(RESULTS.sae_file("metrics.json").fill(encoder=wildcards.encoder, sae=wildcards.sae))
 
 
 def slice_stores():
-    return [str(p) for p in sorted(Path("results/slices").glob("*/*.zarr"))]
+    return [str(p) for p in RESULTS.slice_store.glob()]
 
 
 include: "{rules}"

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 
 from sail_core.io import write_json, write_parquet
-from sail_core.report.layout import SaeFiles
+from sail_core.report.files import SaeFiles
 from sail_core.report.universality_section import (
     UniversalityFiles,
     aligned_pairs,

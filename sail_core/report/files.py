@@ -1,6 +1,7 @@
-"""Where the report finds the outputs of the other stages (the pipeline's results layout).
+"""The files the report reads, named by what they hold; their paths come from the results
+layout (`sail_core.layout`).
 
-The report rule lists its inputs with these same functions, so the files the page reads are
+The report rule lists its inputs with these same objects, so the files the page reads are
 exactly the files Snakemake makes sure exist.
 """
 
@@ -10,18 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sail_core.layout import Layout
 from sail_core.mine.panels import panel_name
 
-FIGURES = "report/figures"
-
-
-def sae_dir(encoder: str, sae: str, imported: bool) -> str:
-    """Folder of an SAE under the results root: trained ones in sae/, converted study
-    checkpoints in sae_imports/ (each written by its own rule)."""
-    return f"{'sae_imports' if imported else 'sae'}/{encoder}/{sae}"
-
-
-RETRIEVAL_FILES = ("summary.json", "matches.parquet", "precision.parquet", "results.parquet")
+RETRIEVAL_FILES = {
+    "summary.json": "retrieval_summary",
+    "matches.parquet": "retrieval_matches",
+    "precision.parquet": "retrieval_precision",
+    "results.parquet": "retrieval_results",
+}
 
 
 @dataclass(frozen=True)
@@ -31,34 +29,38 @@ class DataFiles:
 
     @classmethod
     def of_index(cls, index: str | Path, imported=frozenset()) -> DataFiles:
-        """The layout whose slice index is at `index` (results/slices/index.parquet)."""
-        return cls(Path(index).parents[1], frozenset(imported))
+        """The files of the run whose slice index is at `index`."""
+        return cls(Layout.of_index(index).root, frozenset(imported))
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.root)
 
     @property
     def split_summary(self) -> Path:
-        return self.root / "meta/split_summary.tsv"
+        return Path(self.layout.split_summary)
 
     @property
     def quarantine(self) -> Path:
-        return self.root / "meta/quarantine.parquet"
+        return Path(self.layout.quarantine)
 
     @property
     def index(self) -> Path:
-        return self.root / "slices/index.parquet"
+        return Path(self.layout.slice_index)
 
     @property
     def slices_dir(self) -> Path:
-        return self.root / "slices"
+        return self.layout.slices
 
     @property
     def example_slices(self) -> Path:
-        return self.root / FIGURES / "example_slices.png"
+        return Path(self.layout.example_slices)
 
     def ranking(self, encoder: str) -> Path:
-        return self.root / f"eval/ranking/{encoder}.parquet"
+        return self.layout.ranking.fill(encoder=encoder)
 
     def sae_metrics(self, encoder: str, sae: str) -> Path:
-        return self.root / sae_dir(encoder, sae, (encoder, sae) in self.imported) / "metrics.json"
+        return self.sae(encoder, sae, "").metrics
 
     def sae(self, encoder: str, sae: str, labeller: str) -> SaeFiles:
         return SaeFiles(self.root, encoder, sae, labeller, (encoder, sae) in self.imported)
@@ -78,62 +80,87 @@ class SaeFiles:
     def name(self) -> str:
         return f"{self.encoder}/{self.sae}"
 
-    def _under(self, stage: str, relative: str) -> Path:
-        return self.root / stage / self.encoder / self.sae / relative
+    def _file(self, pattern: str) -> Path:
+        return getattr(Layout(self.root), pattern).fill(
+            encoder=self.encoder, sae=self.sae, labeller=self.labeller
+        )
 
     @property
     def metrics(self) -> Path:
-        return self.root / sae_dir(self.encoder, self.sae, self.imported) / "metrics.json"
+        return (
+            Layout(self.root)
+            .sae_file("metrics.json", self.imported)
+            .fill(encoder=self.encoder, sae=self.sae)
+        )
+
+    @property
+    def history(self) -> Path:
+        return (
+            Layout(self.root)
+            .sae_file("history.parquet", self.imported)
+            .fill(encoder=self.encoder, sae=self.sae)
+        )
 
     @property
     def summary(self) -> Path:
-        return self._under("eval", "summary.json")
+        return self._file("eval_summary")
 
     @property
     def recovery(self) -> Path:
-        return self._under("eval", "recovery/summary.parquet")
+        return self._file("recovery_summary")
 
     @property
     def feature_monosemanticity(self) -> Path:
-        return self._under("eval", "monosemanticity/features.parquet")
+        return self._file("monosemanticity_features")
 
     @property
     def stats(self) -> Path:
-        return self._under("features", "stats.parquet")
+        return self._file("feature_stats")
 
     @property
     def enrichment(self) -> Path:
-        return self._under("features", "enrichment.parquet")
+        return self._file("enrichment")
 
     @property
     def panels(self) -> Path:
-        return self._under("features", "panels")
+        return self._file("panels")
 
     def panel(self, feature: int) -> Path:
         return self.panels / panel_name(feature)
 
     @property
     def labels(self) -> Path:
-        return self._under("labels", f"{self.labeller}.parquet")
+        return self._file("labels")
 
     @property
     def label_evaluation(self) -> Path:
-        return self._under("labels", f"{self.labeller}.evaluation.parquet")
+        return self._file("label_evaluation")
 
     @property
     def label_evaluation_summary(self) -> Path:
-        return self._under("labels", f"{self.labeller}.evaluation.json")
+        return self._file("label_evaluation_summary")
 
     def retrieval(self, name: str) -> Path:
-        return self._under("retrieval", f"{self.labeller}/{name}")
+        return self._file(RETRIEVAL_FILES[name])
 
     @property
     def training_curves(self) -> Path:
-        return self.root / FIGURES / self.encoder / self.sae / "training_curves.png"
+        return self._file("training_curves")
 
     @property
     def recovery_curves(self) -> Path:
-        return self.root / FIGURES / self.encoder / self.sae / "recovery_curves.png"
+        return self._file("recovery_curve_figure")
+
+    def stability(self, name: str) -> Path:
+        return self._file(f"stability_{name.split('.')[0]}")
+
+    def alignment(self, other: SaeFiles, name: str) -> Path:
+        """`name` of the alignment of this SAE (first in name order) with `other`."""
+        return (
+            Layout(self.root)
+            .alignment_file(name)
+            .fill(encoder_a=self.encoder, sae_a=self.sae, encoder_b=other.encoder, sae_b=other.sae)
+        )
 
     def inputs(self) -> list[Path]:
         """Every file or folder the atlas section of this SAE reads."""
