@@ -41,7 +41,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 
 def _as_float64(a) -> np.ndarray:
@@ -156,6 +155,16 @@ def mean_pairwise_jaccard(presence) -> float:
     return float(jac[upper].mean())
 
 
+def jaccard_to_rows(reference, rows) -> np.ndarray:
+    """Jaccard index between a boolean row and each row of a boolean (n, s) matrix; 1 where
+    both are empty (as in `mean_pairwise_jaccard`)."""
+    reference = np.asarray(reference, dtype=bool)
+    rows = np.asarray(rows, dtype=bool).reshape(-1, reference.size)
+    inter = (rows & reference).sum(axis=1)
+    union = (rows | reference).sum(axis=1)
+    return np.divide(inter, union, out=np.ones(rows.shape[0]), where=union > 0)
+
+
 def specificity(presence) -> float:
     """1 - H(p)/ln(s) of the structure distribution among the rows; 0 when nothing is present."""
     m = np.asarray(presence, dtype=bool)
@@ -199,6 +208,14 @@ def recovery_chance_corrected(auc_n, auc_dense) -> float:
     return float(((a[keep] - 0.5) / (d[keep] - 0.5)).mean())
 
 
+# the recovery definitions by name, the keys of every recovery table and summary
+RECOVERY_DEFINITIONS = {
+    "ratio_of_means": recovery_ratio_of_means,
+    "mean_of_ratios": recovery_mean_of_ratios,
+    "chance_corrected": recovery_chance_corrected,
+}
+
+
 def n_features_to_reach(n_values, aucs, dense_auc: float, fraction: float) -> float:
     """Smallest N with auc(N) / dense_auc >= fraction; NaN if no evaluated N (or no valid AUC) does."""
     if dense_auc is None or math.isnan(dense_auc) or dense_auc <= 0:
@@ -226,6 +243,18 @@ def average_precision(relevant: Sequence[bool]) -> float:
     return float((hits[rel] / ranks[rel]).mean())
 
 
+def average_ranks(values) -> np.ndarray:
+    """1-based ranks of `values`, tied values sharing the mean of their ranks."""
+    values = np.asarray(values)
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], values.size]
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     """AUROC in the Mann-Whitney form (ties count one half); NaN with a single class."""
     y = np.asarray(y, dtype=bool)
@@ -233,7 +262,7 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     n_negative = y.size - n_positive
     if n_positive == 0 or n_negative == 0:
         return math.nan
-    ranks = rankdata(score)
+    ranks = average_ranks(score)
     return float((ranks[y].sum() - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative))
 
 

@@ -175,3 +175,15 @@ def test_twin_stability_takes_the_weaker_of_direction_and_activation():
     cosines = np.array([[0.9, 0.8], [0.9, -0.5]])
     correlations = np.array([[0.6, 1.0], [0.2, 0.9]])
     assert np.allclose(metrics.twin_stability(cosines, correlations), [0.7, 0.1])
+
+
+def test_average_ranks_share_ties():
+    np.testing.assert_array_equal(metrics.average_ranks([10, 20, 20, 30]), [1, 2.5, 2.5, 4])
+    np.testing.assert_array_equal(metrics.average_ranks([3.0, 1.0, 3.0, 3.0]), [3, 1, 3, 3])
+    assert metrics.average_ranks([]).shape == (0,)
+
+
+def test_roc_auc_closed_form_with_ties():
+    # pairs (positive, negative): 0.9>0.1, 0.9>0.5, 0.5=0.5 (one half), 0.5>0.1
+    assert metrics.roc_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.5, 0.5, 0.1])) == 0.875
+    assert math.isnan(metrics.roc_auc(np.array([1, 1]), np.array([0.2, 0.3])))

@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from scipy.stats import rankdata
 
 from sail_core.columns import STRUCTURE_PREFIX
+from sail_core.metrics import average_ranks
 
 
 def single_feature_auroc(codes: sp.csr_matrix, presence: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def single_feature_auroc(codes: sp.csr_matrix, presence: np.ndarray) -> np.ndarr
     ranks = np.empty_like(columns.data)
     for feature in range(columns.shape[1]):
         start, stop = columns.indptr[feature], columns.indptr[feature + 1]
-        ranks[start:stop] = n_zero[feature] + rankdata(columns.data[start:stop])
+        ranks[start:stop] = n_zero[feature] + average_ranks(columns.data[start:stop])
     rank_matrix = sp.csc_matrix((ranks, columns.indices, columns.indptr), shape=columns.shape)
     fired = sp.csc_matrix(
         (np.ones_like(ranks), columns.indices, columns.indptr), shape=columns.shape

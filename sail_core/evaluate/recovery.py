@@ -46,11 +46,7 @@ PROBE_RANKING = "probe |coefficient|"
 CONTINUED_RANKING = "probe |coefficient|, then class-mean difference on train"
 METHOD_RANKINGS = {"pca": "principal component order", "random_features": "seeded random"}
 FULL_SPARSE = "sae_all_features"
-DEFINITIONS = {
-    "ratio_of_means": metrics.recovery_ratio_of_means,
-    "mean_of_ratios": metrics.recovery_mean_of_ratios,
-    "chance_corrected": metrics.recovery_chance_corrected,
-}
+DEFINITIONS = metrics.RECOVERY_DEFINITIONS
 
 
 @dataclass(frozen=True)

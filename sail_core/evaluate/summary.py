@@ -8,7 +8,7 @@ import polars as pl
 
 from sail_core.evaluate.detection import ALL_ROWS
 from sail_core.evaluate.protocol import HELD_OUT_SPLIT, selection_note
-from sail_core.evaluate.recovery import DEFINITIONS
+from sail_core.metrics import RECOVERY_DEFINITIONS as DEFINITIONS
 
 RECONSTRUCTION_KEYS = ("fvu", "r2_global_mean")
 

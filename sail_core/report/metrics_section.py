@@ -5,13 +5,11 @@ from __future__ import annotations
 import polars as pl
 
 from sail_core.columns import SPLITS
+from sail_core.evaluate.protocol import HELD_OUT_SPLIT as HELD_OUT
+from sail_core.metrics import RECOVERY_DEFINITIONS as DEFINITIONS
 from sail_core.report.figures import METHOD_NAMES
 from sail_core.report.html import Html, element, join, number, table, unavailable
 from sail_core.report.sources import Missing, nested
-
-# the three recovery definitions, keys of the recovery summary (see sail_core.metrics)
-DEFINITIONS = ("ratio_of_means", "mean_of_ratios", "chance_corrected")
-HELD_OUT = "test"
 
 TOP_METHOD = "sae_top_coefficients"
 FINGERPRINT_METHODS = {

@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+from sail_core.metrics import balanced_accuracy, roc_auc
 
 POSITIVE, RANDOM_NEGATIVE, HARD_NEGATIVE = "positive", "random_negative", "hard_negative"
-
-
-def _auroc(truth: np.ndarray, scores: np.ndarray) -> float:
-    return float(roc_auc_score(truth, scores)) if 0 < truth.sum() < truth.size else math.nan
 
 
 def detection_scores(kinds: list[str], scores: list[float], threshold: float) -> dict:
@@ -25,16 +22,12 @@ def detection_scores(kinds: list[str], scores: list[float], threshold: float) ->
     values = np.asarray(scores, dtype=float)
     truth = kinds_array == POSITIVE
     result = {
-        "auroc": _auroc(truth, values),
-        "balanced_accuracy": (
-            float(balanced_accuracy_score(truth, values >= threshold))
-            if 0 < truth.sum() < truth.size
-            else math.nan
-        ),
+        "auroc": roc_auc(truth, values),
+        "balanced_accuracy": balanced_accuracy(truth, values >= threshold),
     }
     for kind, name in ((RANDOM_NEGATIVE, "auroc_random"), (HARD_NEGATIVE, "auroc_hard")):
         keep = truth | (kinds_array == kind)
-        result[name] = _auroc(truth[keep], values[keep])
+        result[name] = roc_auc(truth[keep], values[keep])
     return result
 
 
