@@ -84,12 +84,16 @@ def best_per_scan(
     return first[order[order != exclude_segment][:n_retrieved]]
 
 
-def sparse_fingerprint(row: sp.csr_matrix, excluded: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest activations of a CSR row, latents in `excluded` left out."""
+def sparse_fingerprint(
+    row: sp.csr_matrix, excluded: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the k largest activations of a CSR row, latents in `excluded`
+    left out."""
     indices, values = row.indices, row.data
     keep = (values > 0) & ~excluded[indices]
     indices, values = indices[keep], values[keep]
-    return indices[np.lexsort((indices, -values))[:k]]
+    top = np.lexsort((indices, -values))[:k]
+    return indices[top], values[top]
 
 
 def dense_fingerprint(vector: np.ndarray, k: int) -> np.ndarray:
@@ -112,25 +116,36 @@ def base_rates(values: list, scans: np.ndarray) -> np.ndarray:
     return rate
 
 
+def value_codes(values: list) -> np.ndarray:
+    """Each value as an integer code (equal values, equal codes); -1 for a missing value."""
+    present = np.array([value is not None for value in values], dtype=bool)
+    codes = np.full(len(values), -1, dtype=np.int64)
+    if present.any():
+        kept = np.array([str(value) for value in values if value is not None])
+        codes[present] = np.unique(kept, return_inverse=True)[1]
+    return codes
+
+
 def agreement(
     reference: int, retrieved: np.ndarray, labels: dict, presence: np.ndarray, base: dict
 ) -> dict:
     """precision over the retrieved list, average precision over that list, and the base rate
-    per label; mean structure Jaccard. Rows are pool positions; `base` maps a label to the
-    per-row base rates. A reference without a label value gets NaN for that label."""
+    per label; mean structure Jaccard. Rows are pool positions; `labels` maps a label to the
+    value codes of the rows (`value_codes`) and `base` to their base rates. A reference without
+    a label value gets NaN for that label."""
     scores = {}
-    for name, values in labels.items():
+    for name, codes in labels.items():
         scores[f"base_rate_{name}"] = float(base[name][reference])
-        if values[reference] is None:
+        if codes[reference] < 0:
             scores[f"precision_{name}"] = scores[f"ap_over_retrieved_{name}"] = np.nan
             continue
-        relevant = [values[r] == values[reference] for r in retrieved]
+        relevant = codes[retrieved] == codes[reference]
         scores[f"precision_{name}"] = (
-            metrics.precision_at_k(relevant, len(relevant)) if relevant else np.nan
+            metrics.precision_at_k(relevant, relevant.size) if relevant.size else np.nan
         )
         scores[f"ap_over_retrieved_{name}"] = metrics.average_precision(relevant)
-    jaccards = [metrics.mean_pairwise_jaccard(presence[[reference, r]]) for r in retrieved]
-    scores["structure_jaccard"] = float(np.mean(jaccards)) if jaccards else np.nan
+    jaccards = metrics.jaccard_to_rows(presence[reference], presence[retrieved])
+    scores["structure_jaccard"] = float(jaccards.mean()) if jaccards.size else np.nan
     return scores
 
 
@@ -148,18 +163,19 @@ def retrieve_all(
     always_active = codes.getnnz(axis=0) == codes.shape[0]
     columns = codes.tocsc()
     unit = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
-    labels = {n: pool[c].to_list() for n, c in AGREEMENT_COLUMNS.items() if c in pool.columns}
-    base = {name: base_rates(values, scans) for name, values in labels.items()}
+    values = {n: pool[c].to_list() for n, c in AGREEMENT_COLUMNS.items() if c in pool.columns}
+    base = {name: base_rates(column, scans) for name, column in values.items()}
+    labels = {name: value_codes(column) for name, column in values.items()}
     presence = pool.select(structure_columns(pool)).to_numpy().astype(bool)
     row_ids = pool["row_id"].to_numpy()
     per_reference, retrieved_rows = [], []
     for done, ref in enumerate(references, start=1):
         quality = unit @ unit[ref]
         searches = [("dense_full", None, quality)]
+        row = codes[ref]
         for k in settings.k_values:
-            fp = sparse_fingerprint(codes[ref], always_active, k)
+            fp, sparse_values = sparse_fingerprint(row, always_active, k)
             if fp.size:
-                sparse_values = codes[ref, fp].toarray().ravel()
                 searches.append(
                     ("sparse_fp", k, subvector_similarity(sparse_values, columns[:, fp].toarray()))
                 )

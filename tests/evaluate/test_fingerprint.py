@@ -37,8 +37,10 @@ def test_best_per_scan_excludes_the_own_scan_and_keeps_one_slice_per_scan():
 def test_sparse_fingerprint_skips_always_active_latents():
     row = sp.csr_matrix(np.array([[0.9, 0.0, 0.3, 0.5, 0.3]]))
     excluded = np.array([True, False, False, False, False])
-    assert sparse_fingerprint(row, excluded, 2).tolist() == [3, 2]
-    assert sparse_fingerprint(row, excluded, 10).tolist() == [3, 2, 4]
+    indices, values = sparse_fingerprint(row, excluded, 2)
+    assert indices.tolist() == [3, 2]
+    np.testing.assert_array_equal(values, row.toarray()[0, [3, 2]])
+    assert sparse_fingerprint(row, excluded, 10)[0].tolist() == [3, 2, 4]
 
 
 def _pool():
