@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 BYTES_PER_VALUE = 4
 RESIDENT_BLOCKS = 2
+LOAD_CHUNK_ROWS = 65536
 
 
 def read_rows(view, rows: np.ndarray) -> np.ndarray:
@@ -33,6 +34,19 @@ def iter_row_chunks(
     for start in range(0, rows.size, chunk_rows):
         ids = rows[start : start + chunk_rows]
         yield ids, read_rows(view, ids)
+
+
+def load_rows(
+    view, rows: np.ndarray, transform: Callable[[Tensor], Tensor], chunk_rows: int = LOAD_CHUNK_ROWS
+) -> Tensor:
+    """Rows (sorted ids) of the view in one float32 tensor, read and passed through the
+    row-wise `transform` chunk by chunk: peak memory is the result plus one chunk, not two
+    copies of the split."""
+    data = torch.empty(rows.size, view.shape[1], dtype=torch.float32)
+    for start in range(0, rows.size, chunk_rows):
+        chunk = torch.from_numpy(read_rows(view, rows[start : start + chunk_rows]))
+        data[start : start + chunk.shape[0]] = transform(chunk)
+    return data
 
 
 def check_rows(view, split_rows: dict[str, np.ndarray], chunk_rows: int, source: str) -> None:
@@ -147,8 +161,7 @@ def train_source(
             needed_mb,
             memory_budget_mb,
         )
-        data = torch.from_numpy(read_rows(view, rows)).to(device)
-        return InMemoryRows(transform(data))
+        return InMemoryRows(load_rows(view, rows, transform).to(device))
     block_rows = max(1, memory_budget_mb * 2**20 // (RESIDENT_BLOCKS * d * BYTES_PER_VALUE))
     logger.info(
         "train split streamed: %.1f MiB exceeds the %d MiB budget; blocks of %d rows",

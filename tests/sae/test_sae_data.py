@@ -1,9 +1,10 @@
 import dask.array as da
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sail_core.sae.config import TrainConfig, parse_sae_name
-from sail_core.sae.data import InMemoryRows, StreamedRows, train_source
+from sail_core.sae.data import InMemoryRows, StreamedRows, load_rows, train_source
 from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.trainer import Trainer
 
@@ -64,3 +65,12 @@ def test_streamed_training_equals_in_memory_training_on_the_same_seed(tmp_path):
         weights[kind] = model.state_dict()
     for name, value in weights["memory"].items():
         assert torch.equal(value, weights["streamed"][name]), name
+
+
+def test_load_rows_transforms_chunk_by_chunk_as_the_whole_split_would():
+    data = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    rows = np.arange(3, 1000, 2)
+    whole = F.normalize(torch.from_numpy(data[rows]), dim=1)
+    chunked = load_rows(data, rows, lambda x: F.normalize(x, dim=1), chunk_rows=37)
+    assert chunked.dtype == torch.float32 and chunked.shape == (rows.size, 16)
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
