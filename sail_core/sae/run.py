@@ -25,7 +25,13 @@ from sail_core.io import write_json, write_parquet
 from sail_core.operational_settings import OPERATIONAL_SETTINGS
 from sail_core.sae.calibrate import calibrate_threshold
 from sail_core.sae.config import TrainConfig, parse_sae_name
-from sail_core.sae.data import check_rows, iter_row_chunks, train_source
+from sail_core.sae.data import (
+    BYTES_PER_VALUE,
+    check_rows,
+    iter_row_chunks,
+    read_rows,
+    train_source,
+)
 from sail_core.sae.evaluate import evaluate_split
 from sail_core.sae.export import save_sae
 from sail_core.sae.initialise import (
@@ -50,6 +56,19 @@ def resolve_device(name: str) -> torch.device:
 def split_batches(view, rows: np.ndarray, batch_size: int, device: torch.device) -> Iterator:
     for _, chunk in iter_row_chunks(view, rows, batch_size):
         yield torch.from_numpy(chunk).to(device)
+
+
+def resident_split(
+    view, split_rows: dict[str, np.ndarray], split: str, memory_budget_mb: int
+) -> tuple[object, np.ndarray]:
+    """(view, rows) to read `split` from: its rows read once into memory when they fit the
+    budget beside the train split (validation reads them every epoch), else the view itself."""
+    needed_mb = sum(
+        split_rows[name].size * view.shape[1] * BYTES_PER_VALUE / 2**20 for name in ("train", split)
+    )
+    if needed_mb > memory_budget_mb:
+        return view, split_rows[split]
+    return read_rows(view, split_rows[split]), np.arange(split_rows[split].size)
 
 
 def split_metrics(
@@ -131,8 +150,10 @@ def train_sae(
         model, train.take(bias_sample_positions(train.n_rows, config.seed)), config.b_dec_init
     )
 
+    val_view, val_rows = resident_split(view, split_rows, "val", config.memory_budget_mb)
+
     def val_batches():
-        return split_batches(view, split_rows["val"], config.batch_size, device)
+        return split_batches(val_view, val_rows, config.batch_size, device)
 
     fingerprint = _fingerprint(name, config, d_in, split_rows, provenance.get("index_hash"))
     trainer = Trainer(

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from sail_core.sae.config import TrainConfig, parse_sae_name
 from sail_core.sae.data import InMemoryRows, StreamedRows, load_rows, train_source
 from sail_core.sae.model import MatryoshkaSAE
+from sail_core.sae.run import resident_split
 from sail_core.sae.trainer import Trainer
 
 
@@ -74,3 +75,14 @@ def test_load_rows_transforms_chunk_by_chunk_as_the_whole_split_would():
     chunked = load_rows(data, rows, lambda x: F.normalize(x, dim=1), chunk_rows=37)
     assert chunked.dtype == torch.float32 and chunked.shape == (rows.size, 16)
     torch.testing.assert_close(chunked, whole, rtol=0, atol=0)
+
+
+def test_a_split_that_fits_beside_train_is_read_once_into_memory():
+    view = da.from_array(np.arange(40, dtype=np.float32).reshape(10, 4), chunks=(3, 4))
+    split_rows = {"train": np.arange(6), "val": np.array([6, 8, 9])}
+    held, rows = resident_split(view, split_rows, "val", memory_budget_mb=1)
+    assert isinstance(held, np.ndarray) and rows.tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(held[rows], view.compute()[[6, 8, 9]])
+    tiny_budget = 9 * 4 * 4 / 2**20 - 1e-9  # train + val need 9 rows of 4 float32
+    kept, rows = resident_split(view, split_rows, "val", memory_budget_mb=tiny_budget)
+    assert kept is view and rows.tolist() == [6, 8, 9]
