@@ -6,14 +6,8 @@ import polars as pl
 import pytest
 import zarr
 
-from sail_core.data.slicing import (
-    SlicingParams,
-    acquisition_axis,
-    plane_geometry,
-    render_slices,
-    slice_scan,
-    write_scan,
-)
+from sail_core.data.planes import acquisition_axis, plane_geometry, render_slices
+from sail_core.data.slicing import SlicingParams, slice_scan, write_scan
 from sail_core.data.store import SliceReader, contiguous_runs
 
 AIR, TISSUE, BONE = -1000, 40, 1000
