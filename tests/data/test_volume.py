@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 
 import nibabel as nib
@@ -81,6 +82,50 @@ def test_trailing_singleton_axis_is_accepted(tmp_path):
     assert image.shape == data.shape
 
 
+def scaled(data, affine):
+    image = nib.Nifti1Image(data, affine)
+    image.header.set_slope_inter(0.5, -1024.0)
+    return image
+
+
+def big_endian(data, affine):
+    return nib.Nifti1Image(data.astype(">i2"), affine)
+
+
+def nifti2(data, affine):
+    return nib.Nifti2Image(data.astype(np.float32), affine)
+
+
+def two_gzip_members(path, image):
+    """One file of two concatenated gzip members (as written by block-gzip tools)."""
+    content = image.to_bytes()
+    path.write_bytes(gzip.compress(content[:500]) + gzip.compress(content[500:]))
+
+
+@pytest.mark.parametrize(
+    ("name", "make_image", "write"),
+    [
+        ("int16.nii.gz", nib.Nifti1Image, nib.save),
+        ("uint8.nii.gz", lambda d, a: nib.Nifti1Image((d % 7).astype(np.uint8), a), nib.save),
+        ("scaled.nii.gz", scaled, nib.save),
+        ("big_endian.nii.gz", big_endian, nib.save),
+        ("nifti2.nii.gz", nifti2, nib.save),
+        ("uncompressed.nii", nib.Nifti1Image, nib.save),
+        ("two_members.nii.gz", nib.Nifti1Image, lambda image, path: two_gzip_members(path, image)),
+    ],
+)
+def test_voxels_and_affine_are_those_nibabel_reads(tmp_path, name, make_image, write):
+    data, affine = ras_volume()
+    path = tmp_path / name
+    write(make_image(data, affine), path)
+    expected = nib.load(path)
+    voxels = np.asanyarray(expected.dataobj)
+    image = load_image(SCAN, path)
+    np.testing.assert_array_equal(image.data, voxels)
+    assert image.data.dtype == voxels.dtype
+    np.testing.assert_array_equal(image.affine, expected.affine)
+
+
 def test_mask_files_are_sorted_by_structure_name(tmp_path):
     folder = tmp_path / "segmentations"
     folder.mkdir()
@@ -101,3 +146,11 @@ def test_sha256_of_a_file(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(b"x" * 3_000_000)
     assert sha256_file(path) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+
+
+def test_truncated_uncompressed_nifti_is_a_bad_scan(tmp_path):
+    data, affine = ras_volume()
+    path = save(tmp_path / "ct.nii", data, affine)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(BadScanError, match="unreadable NIfTI"):
+        load_image(SCAN, path)
