@@ -20,6 +20,7 @@ DISPLAY_CONVENTION = (
     "right; coronal slices superior at the top, patient's left on the image right; sagittal "
     "slices superior at the top, anterior on the image left"
 )
+CHANNELS_PER_PASS = 4
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,32 @@ def to_display(planes: np.ndarray) -> np.ndarray:
     return planes.transpose(0, 2, 1)[:, ::-1, ::-1]
 
 
+def _resize(planes: torch.Tensor, size: tuple[int, int], antialias: bool) -> torch.Tensor:
+    """(n, u, v) uint8 planes -> (n, *size) by bilinear interpolation.
+
+    torch's uint8 kernels process up to 4 interleaved channels for the price of one, so planes go
+    through them four at a time as the channels of one image: each channel is interpolated on its
+    own, so the result is the same as one plane at a time.
+    """
+    n, u, v = planes.shape
+    whole = n - n % CHANNELS_PER_PASS
+    groups = []
+    if whole:
+        groups.append(planes[:whole].reshape(whole // CHANNELS_PER_PASS, CHANNELS_PER_PASS, u, v))
+    if n > whole:
+        groups.append(planes[whole:][None])
+    resized = [
+        F.interpolate(g, size=size, mode="bilinear", antialias=antialias, align_corners=False)
+        for g in groups
+    ]
+    return torch.cat([r.reshape(-1, *size) for r in resized])
+
+
 def _square(planes: torch.Tensor, geometry: PlaneGeometry) -> torch.Tensor:
     """(n, u, v) uint8 planes -> (n, side, side) centred crops with square pixels."""
     (u0, v0), side = geometry.crop_start, geometry.crop_side
     if geometry.grid != geometry.source:
-        planes = F.interpolate(
-            planes[:, None], size=geometry.grid, mode="bilinear", align_corners=False
-        )[:, 0]
+        planes = _resize(planes, geometry.grid, antialias=False)
     return planes[:, u0 : u0 + side, v0 : v0 + side]
 
 
@@ -119,9 +139,6 @@ def render_slices(
     stack = torch.from_numpy(np.moveaxis(pixels, geometry.axis, 0)[first : last + 1])
     out = np.empty((len(stack), size, size), np.uint8)
     for start in range(0, len(stack), batch):
-        crops = _square(stack[start : start + batch], geometry)
-        resized = F.interpolate(
-            crops[:, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-        out[start : start + len(resized)] = to_display(resized[:, 0].numpy())
+        resized = _resize(_square(stack[start : start + batch], geometry), (size, size), True)
+        out[start : start + len(resized)] = to_display(resized.numpy())
     return out
