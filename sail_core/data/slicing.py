@@ -26,7 +26,7 @@ from sail_core.data.planes import (
     plane_geometry,
     render_slices,
 )
-from sail_core.data.volume import Volume, load_image, load_mask, mask_files, sha256_file
+from sail_core.data.volume import Volume, load_image, load_mask, mask_files
 from sail_core.data.windowing import ct_window, window_ct, window_mri
 from sail_core.io import atomic_output, write_parquet
 
@@ -184,8 +184,9 @@ def slice_scan(
     presence: dict[str, dict[str, np.ndarray]] = {o: {} for o in geometries}
     mask_checksums = {}
     for name, path in masks.items():
-        counts = structure_counts(load_mask(scan, path, image), geometries)
-        mask_checksums[name] = sha256_file(path)
+        mask = load_mask(scan, path, image)
+        counts = structure_counts(mask.data, geometries)
+        mask_checksums[name] = mask.sha256
         for orientation, per_slice in counts.items():
             presence[orientation][name] = per_slice >= params.presence_min_voxels
     unknown = sorted(set(masks) - set(REGION_OF))
@@ -231,7 +232,7 @@ def slice_scan(
             "segmentation_dir": str(segmentation_dir),
             "axcodes": image.source_axcodes,
         },
-        "checksums": {"image": sha256_file(image_path), "masks": mask_checksums},
+        "checksums": {"image": image.sha256, "masks": mask_checksums},
         "canonical_affine": image.affine.tolist(),
         "shape": list(image.shape),
         "spacing": list(image.spacing),
@@ -280,14 +281,18 @@ def write_scan(
         group.attrs.update(sliced.attrs)
         for orientation, images in sliced.slices.items():
             n, size, _ = images.shape
-            array = group.create_array(
-                orientation,
-                shape=images.shape,
-                dtype="uint8",
-                chunks=(1, size, size),
-                shards=(_shard_length(n, size), size, size),
-            )
-            array[:] = images
+            shard = _shard_length(n, size)
+            # zarr hands every chunk to a worker thread to compress it; one chunk at a time (its
+            # default batch) these hand-offs cost several times the compression itself.
+            with zarr.config.set({"codec_pipeline.batch_size": shard}):
+                array = group.create_array(
+                    orientation,
+                    shape=images.shape,
+                    dtype="uint8",
+                    chunks=(1, size, size),
+                    shards=(shard, size, size),
+                )
+                array[:] = images
     table = sliced.table if subject is None else attach_subject(sliced.table, subject)
     metadata = {"slicing": json.dumps(sliced.attrs["slicing"], sort_keys=True)}
     write_parquet(table, table_path, metadata=metadata)

@@ -40,6 +40,7 @@ class Volume:
     data: np.ndarray
     affine: np.ndarray
     source_axcodes: str
+    sha256: str  # of the file as stored
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -49,14 +50,6 @@ class Volume:
     def spacing(self) -> tuple[float, float, float]:
         """Voxel size in mm along each array axis."""
         return tuple(float(s) for s in np.linalg.norm(self.affine[:3, :3], axis=0))
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gunzip(compressed: bytes) -> bytes:
@@ -89,12 +82,14 @@ def _voxels(image: nib.Nifti1Image | nib.Nifti2Image, content: bytes) -> np.ndar
     )
 
 
-def _read(scan: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The stored voxel array (no float conversion unless the file scales) and its affine."""
+def _read(scan: str, path: Path) -> tuple[np.ndarray, np.ndarray, str]:
+    """The stored voxel array (no float conversion unless the file scales), its affine and the
+    file's SHA-256 (taken from the bytes read, so the file is read once)."""
     if not path.is_file():
         raise BadScanError(scan, path, "file does not exist")
     try:
         content = path.read_bytes()
+        sha256 = hashlib.sha256(content).hexdigest()
         if content[:2] == GZIP_MAGIC:
             content = gunzip(content)
         image = _nifti(content)
@@ -111,7 +106,7 @@ def _read(scan: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
             raise BadScanError(scan, path, f"{bad} NaN or infinite voxel(s)")
     if not np.isfinite(image.affine).all() or abs(np.linalg.det(image.affine[:3, :3])) < 1e-9:
         raise BadScanError(scan, path, f"affine is not a valid voxel-to-mm map:\n{image.affine}")
-    return data, image.affine
+    return data, image.affine, sha256
 
 
 def _canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,15 +118,15 @@ def _canonical(data: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.nda
 def load_image(scan: str, path: str | os.PathLike) -> Volume:
     """The scan's image in canonical RAS order, with its canonical affine."""
     path = Path(path)
-    data, affine = _read(scan, path)
+    data, affine, sha256 = _read(scan, path)
     canonical, canonical_affine = _canonical(data, affine)
-    return Volume(canonical, canonical_affine, "".join(nib.aff2axcodes(affine)))
+    return Volume(canonical, canonical_affine, "".join(nib.aff2axcodes(affine)), sha256)
 
 
-def load_mask(scan: str, path: str | os.PathLike, image: Volume) -> np.ndarray:
+def load_mask(scan: str, path: str | os.PathLike, image: Volume) -> Volume:
     """A mask in canonical RAS order, stored dtype kept (non-zero = inside), on the image's grid."""
     path = Path(path)
-    data, affine = _read(scan, path)
+    data, affine, sha256 = _read(scan, path)
     canonical, canonical_affine = _canonical(data, affine)
     if canonical.shape != image.shape:
         raise BadScanError(
@@ -144,7 +139,7 @@ def load_mask(scan: str, path: str | os.PathLike, image: Volume) -> np.ndarray:
             "mask affine differs from the image affine:\n"
             f"{np.round(canonical_affine, 4)}\nvs\n{np.round(image.affine, 4)}",
         )
-    return canonical
+    return Volume(canonical, canonical_affine, "".join(nib.aff2axcodes(affine)), sha256)
 
 
 def mask_files(scan: str, segmentation_dir: str | os.PathLike) -> dict[str, Path]:

@@ -11,7 +11,6 @@ from sail_core.data.volume import (
     load_mask,
     mask_files,
     plane_axes,
-    sha256_file,
 )
 
 SCAN = "ct/s0001"
@@ -71,7 +70,7 @@ def test_mask_follows_the_image_into_the_canonical_frame_keeping_its_dtype(tmp_p
     mask = np.zeros(data.shape, np.uint8)
     mask[1, 2, 3] = 1
     stored, stored_affine = as_permuted(mask, affine)
-    loaded = load_mask(SCAN, save(tmp_path / "liver.nii.gz", stored, stored_affine), image)
+    loaded = load_mask(SCAN, save(tmp_path / "liver.nii.gz", stored, stored_affine), image).data
     assert loaded.dtype == np.uint8
     assert list(zip(*np.nonzero(loaded), strict=True)) == [(1, 2, 3)]
 
@@ -142,10 +141,14 @@ def test_missing_or_empty_segmentation_folder_is_a_bad_scan(tmp_path):
         mask_files(SCAN, tmp_path)
 
 
-def test_sha256_of_a_file(tmp_path):
-    path = tmp_path / "blob"
-    path.write_bytes(b"x" * 3_000_000)
-    assert sha256_file(path) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+def test_volumes_carry_the_sha256_of_their_file(tmp_path):
+    data, affine = ras_volume()
+    image_path = save(tmp_path / "ct.nii.gz", data, affine)
+    mask_path = save(tmp_path / "liver.nii.gz", (data > 0).astype(np.uint8), affine)
+    image = load_image(SCAN, image_path)
+    mask = load_mask(SCAN, mask_path, image)
+    assert image.sha256 == hashlib.sha256(image_path.read_bytes()).hexdigest()
+    assert mask.sha256 == hashlib.sha256(mask_path.read_bytes()).hexdigest()
 
 
 def test_truncated_uncompressed_nifti_is_a_bad_scan(tmp_path):
