@@ -82,14 +82,26 @@ class SlicedScan:
 
 
 def _bounding_box(mask: np.ndarray) -> list[tuple[int, int]] | None:
-    """Half-open index range of the non-zero voxels along each axis; None for an empty mask."""
-    footprint = mask.any(axis=2)
+    """Half-open index range of the non-zero voxels along each axis; None for an empty mask.
+
+    The reductions run on the mask's memory order (a mask stored flipped is a view with negative
+    strides, on which they run ten times slower) and OR integers without casting them to bool.
+    """
+    if mask.dtype.kind not in "biu":
+        mask = mask != 0
+    flipped = [stride < 0 for stride in mask.strides]
+    stored = mask[tuple(slice(None, None, -1 if f else 1) for f in flipped)]
+    footprint = np.bitwise_or.reduce(stored, axis=2)
     xs = np.flatnonzero(footprint.any(axis=1))
     if xs.size == 0:
         return None
     ys = np.flatnonzero(footprint.any(axis=0))
-    zs = np.flatnonzero(mask.any(axis=(0, 1)))
-    return [(int(i[0]), int(i[-1]) + 1) for i in (xs, ys, zs)]
+    zs = np.flatnonzero(np.bitwise_or.reduce(stored, axis=(0, 1)))
+    box = [(int(i[0]), int(i[-1]) + 1) for i in (xs, ys, zs)]
+    return [
+        (n - high, n - low) if f else (low, high)
+        for (low, high), n, f in zip(box, mask.shape, flipped, strict=True)
+    ]
 
 
 def structure_counts(
@@ -277,8 +289,8 @@ def write_scan(
 ) -> None:
     """Zarr group (one (n, S, S) uint8 array per orientation) + per-slice parquet, atomically."""
     with atomic_output(store_path) as tmp:
-        group = zarr.open_group(tmp, mode="w", zarr_format=3)
-        group.attrs.update(sliced.attrs)
+        # attributes given at creation: attrs.update would rewrite the group's metadata per key
+        group = zarr.open_group(tmp, mode="w", zarr_format=3, attributes=sliced.attrs)
         for orientation, images in sliced.slices.items():
             n, size, _ = images.shape
             shard = _shard_length(n, size)
@@ -316,5 +328,5 @@ def write_quarantined(
         "slicing": params.to_attrs(),
     }
     with atomic_output(store_path) as tmp:
-        zarr.open_group(tmp, mode="w", zarr_format=3).attrs.update(attrs)
+        zarr.open_group(tmp, mode="w", zarr_format=3, attributes=attrs)
     write_parquet(pl.DataFrame(schema=KEY_SCHEMA), table_path)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import zarr
 
 from sail_core.data.planes import acquisition_axis, plane_geometry, render_slices
-from sail_core.data.slicing import SlicingParams, slice_scan, write_scan
+from sail_core.data.slicing import SlicingParams, slice_scan, structure_counts, write_scan
 from sail_core.data.store import SliceReader, contiguous_runs
 
 AIR, TISSUE, BONE = -1000, 40, 1000
@@ -141,6 +141,29 @@ def test_rendering_planes_in_groups_equals_one_plane_at_a_time(axis, batch):
         expected.append(image[0, 0].numpy().T[::-1, ::-1])
     images = render_slices(pixels, geometry, first, last, size=16, batch=batch)
     np.testing.assert_array_equal(images, np.stack(expected))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.float32])
+def test_structure_counts_of_a_flipped_view_equal_those_of_its_copy(dtype):
+    """Masks stored in another orientation arrive as views with negative strides."""
+    rng = np.random.default_rng(1)
+    stored = np.zeros((30, 26, 22), dtype)
+    stored[4:19, 7:12, 3:9] = rng.random((15, 5, 6)) > 0.5
+    stored[2, 20, 15] = 1
+    view = stored[::-1, :, ::-1].transpose(1, 0, 2)
+    geometries = {
+        o: plane_geometry(o, a, view.shape, (1.0, 1.0, 1.0))
+        for o, a in (("sagittal", 0), ("coronal", 1), ("axial", 2))
+    }
+    counts = structure_counts(view, geometries)
+    expected = structure_counts(np.ascontiguousarray(view), geometries)
+    for orientation in geometries:
+        np.testing.assert_array_equal(counts[orientation], expected[orientation])
+        assert counts[orientation].sum() > 0
+    axial = geometries["axial"]
+    (u0, u1), (v0, v1) = axial.source_ranges
+    direct = np.count_nonzero(np.ascontiguousarray(view)[u0:u1, v0:v1, :], axis=(0, 1))
+    np.testing.assert_array_equal(counts["axial"], direct)
 
 
 def test_anisotropic_pixels_are_made_square_before_resizing(tmp_path):
