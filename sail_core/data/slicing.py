@@ -1,10 +1,8 @@
 """One scan -> square uint8 slices per anatomical orientation, with per-slice structure presence.
 
-Steps: reorient to canonical RAS (volume.py); window to uint8 (windowing.py); per orientation, make
-in-plane pixels square by resampling the coarser axis, take the centred square crop, resize it with
-antialiasing to S x S and turn it to the radiological display convention; count every mask's voxels
-inside that crop per slice; keep the slices from the first to the last one with any structure.
-CT exports axial, coronal and sagittal slices, MRI only its acquisition plane.
+Steps: reorient to canonical RAS (volume.py); window to uint8 (windowing.py); per exported
+orientation, count every mask's voxels inside the slice crop per slice, keep the slices from the
+first to the last one with any structure and render them as square display images (planes.py).
 """
 
 from __future__ import annotations
@@ -16,31 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import torch
-import torch.nn.functional as F
 import zarr
 
 from sail_core.columns import REGION_PREFIX, STRUCTURE_PREFIX, scan_id
 from sail_core.data.anatomy import REGION_OF
 from sail_core.data.errors import BadScanError
-from sail_core.data.volume import (
-    Volume,
-    load_image,
-    load_mask,
-    mask_files,
-    plane_axes,
-    sha256_file,
+from sail_core.data.planes import (
+    DISPLAY_CONVENTION,
+    PlaneGeometry,
+    exported_axes,
+    plane_geometry,
+    render_slices,
 )
+from sail_core.data.volume import Volume, load_image, load_mask, mask_files
 from sail_core.data.windowing import ct_window, window_ct, window_mri
 from sail_core.io import atomic_output, write_parquet
 
 log = logging.getLogger(__name__)
 
-DISPLAY_CONVENTION = (
-    "radiological: axial slices show anterior at the top and the patient's left on the image "
-    "right; coronal slices superior at the top, patient's left on the image right; sagittal "
-    "slices superior at the top, anterior on the image left"
-)
 KEY_SCHEMA = {
     "modality": pl.Utf8,
     "image_id": pl.Utf8,
@@ -81,26 +72,6 @@ class SlicingParams:
         return {**asdict(self), "mri_percentiles": list(self.mri_percentiles)}
 
 
-@dataclass(frozen=True)
-class PlaneGeometry:
-    """How the slices along one canonical axis become square images.
-
-    `in_plane` are the other two axes in increasing order. When their spacings differ, the coarser
-    axis is resampled to the finer spacing: `source` is the in-plane shape, `grid` the resampled
-    one. The centred square crop (`crop_start`, `crop_side`) is taken on the grid; `source_ranges`
-    are the half-open voxel ranges of the original grid it covers (where presence is counted).
-    """
-
-    orientation: str
-    axis: int
-    in_plane: tuple[int, int]
-    source: tuple[int, int]
-    grid: tuple[int, int]
-    crop_start: tuple[int, int]
-    crop_side: int
-    source_ranges: tuple[tuple[int, int], tuple[int, int]]
-
-
 @dataclass
 class SlicedScan:
     modality: str
@@ -110,62 +81,27 @@ class SlicedScan:
     attrs: dict
 
 
-def _nearest_source(pixel: int, grid: int, source: int) -> int:
-    return min(int((pixel + 0.5) * source / grid), source - 1)
-
-
-def plane_geometry(
-    orientation: str,
-    axis: int,
-    shape: tuple[int, int, int],
-    spacing: tuple[float, float, float],
-    tolerance_mm: float = 1e-3,
-) -> PlaneGeometry:
-    in_plane = tuple(a for a in range(3) if a != axis)
-    source = tuple(shape[a] for a in in_plane)
-    spacings = tuple(spacing[a] for a in in_plane)
-    if abs(spacings[0] - spacings[1]) > tolerance_mm:
-        finest = min(spacings)
-        grid = tuple(max(1, round(n * s / finest)) for n, s in zip(source, spacings, strict=True))
-    else:
-        grid = source
-    side = min(grid)
-    starts = tuple((g - side) // 2 for g in grid)
-    ranges = tuple(
-        (_nearest_source(start, g, n), _nearest_source(start + side - 1, g, n) + 1)
-        for start, g, n in zip(starts, grid, source, strict=True)
-    )
-    return PlaneGeometry(orientation, axis, in_plane, source, grid, starts, side, ranges)
-
-
-def acquisition_axis(
-    shape: tuple[int, int, int], spacing: tuple[float, float, float], tolerance_mm: float = 1e-3
-) -> int:
-    """An MRI's through-plane axis: the coarsest spacing, then the fewest voxels, then axis 2."""
-    coarsest = max(spacing)
-    candidates = [a for a in range(3) if coarsest - spacing[a] <= tolerance_mm]
-    return min(candidates, key=lambda a: (shape[a], -a))
-
-
-def exported_axes(modality: str, image: Volume, tolerance_mm: float) -> dict[str, int]:
-    axes = plane_axes(image.affine)
-    if modality == "ct":
-        return axes
-    if modality == "mri":
-        through = acquisition_axis(image.shape, image.spacing, tolerance_mm)
-        return {o: a for o, a in axes.items() if a == through}
-    raise ValueError(f"unknown modality {modality!r}")
-
-
 def _bounding_box(mask: np.ndarray) -> list[tuple[int, int]] | None:
-    """Half-open index range of the non-zero voxels along each axis; None for an empty mask."""
-    footprint = mask.any(axis=2)
+    """Half-open index range of the non-zero voxels along each axis; None for an empty mask.
+
+    The reductions run on the mask's memory order (a mask stored flipped is a view with negative
+    strides, on which they run ten times slower) and OR integers without casting them to bool.
+    """
+    if mask.dtype.kind not in "biu":
+        mask = mask != 0
+    flipped = [stride < 0 for stride in mask.strides]
+    stored = mask[tuple(slice(None, None, -1 if f else 1) for f in flipped)]
+    footprint = np.bitwise_or.reduce(stored, axis=2)
     xs = np.flatnonzero(footprint.any(axis=1))
     if xs.size == 0:
         return None
     ys = np.flatnonzero(footprint.any(axis=0))
-    zs = np.flatnonzero(mask.any(axis=(0, 1)))
-    return [(int(i[0]), int(i[-1]) + 1) for i in (xs, ys, zs)]
+    zs = np.flatnonzero(np.bitwise_or.reduce(stored, axis=(0, 1)))
+    box = [(int(i[0]), int(i[-1]) + 1) for i in (xs, ys, zs)]
+    return [
+        (n - high, n - low) if f else (low, high)
+        for (low, high), n, f in zip(box, mask.shape, flipped, strict=True)
+    ]
 
 
 def structure_counts(
@@ -198,44 +134,6 @@ def region_presence(structures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         previous = regions.get(region)
         regions[region] = present.copy() if previous is None else previous | present
     return regions
-
-
-def to_display(planes: np.ndarray) -> np.ndarray:
-    """(n, u, v) planes of a RAS volume -> (n, rows, cols) images in DISPLAY_CONVENTION.
-
-    Both in-plane axes point to patient right/anterior/superior, so rows run along v reversed
-    (anterior or superior first) and columns along u reversed (patient right, or anterior, first).
-    """
-    return planes.transpose(0, 2, 1)[:, ::-1, ::-1]
-
-
-def _square(planes: torch.Tensor, geometry: PlaneGeometry) -> torch.Tensor:
-    """(n, u, v) uint8 planes -> (n, side, side) centred crops with square pixels."""
-    (u0, v0), side = geometry.crop_start, geometry.crop_side
-    if geometry.grid != geometry.source:
-        planes = F.interpolate(
-            planes[:, None], size=geometry.grid, mode="bilinear", align_corners=False
-        )[:, 0]
-    return planes[:, u0 : u0 + side, v0 : v0 + side]
-
-
-def render_slices(
-    pixels: np.ndarray, geometry: PlaneGeometry, first: int, last: int, size: int, batch: int
-) -> np.ndarray:
-    """Slices first..last (inclusive) of a uint8 RAS volume as (n, size, size) display images.
-
-    Interpolation runs on uint8 (torch's fixed-point kernels: within one grey level of float
-    arithmetic, several times faster).
-    """
-    stack = torch.from_numpy(np.moveaxis(pixels, geometry.axis, 0)[first : last + 1])
-    out = np.empty((len(stack), size, size), np.uint8)
-    for start in range(0, len(stack), batch):
-        crops = _square(stack[start : start + batch], geometry)
-        resized = F.interpolate(
-            crops[:, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-        out[start : start + len(resized)] = to_display(resized[:, 0].numpy())
-    return out
 
 
 def _intensity(
@@ -298,8 +196,9 @@ def slice_scan(
     presence: dict[str, dict[str, np.ndarray]] = {o: {} for o in geometries}
     mask_checksums = {}
     for name, path in masks.items():
-        counts = structure_counts(load_mask(scan, path, image), geometries)
-        mask_checksums[name] = sha256_file(path)
+        mask = load_mask(scan, path, image)
+        counts = structure_counts(mask.data, geometries)
+        mask_checksums[name] = mask.sha256
         for orientation, per_slice in counts.items():
             presence[orientation][name] = per_slice >= params.presence_min_voxels
     unknown = sorted(set(masks) - set(REGION_OF))
@@ -345,7 +244,7 @@ def slice_scan(
             "segmentation_dir": str(segmentation_dir),
             "axcodes": image.source_axcodes,
         },
-        "checksums": {"image": sha256_file(image_path), "masks": mask_checksums},
+        "checksums": {"image": image.sha256, "masks": mask_checksums},
         "canonical_affine": image.affine.tolist(),
         "shape": list(image.shape),
         "spacing": list(image.spacing),
@@ -390,18 +289,22 @@ def write_scan(
 ) -> None:
     """Zarr group (one (n, S, S) uint8 array per orientation) + per-slice parquet, atomically."""
     with atomic_output(store_path) as tmp:
-        group = zarr.open_group(tmp, mode="w", zarr_format=3)
-        group.attrs.update(sliced.attrs)
+        # attributes given at creation: attrs.update would rewrite the group's metadata per key
+        group = zarr.open_group(tmp, mode="w", zarr_format=3, attributes=sliced.attrs)
         for orientation, images in sliced.slices.items():
             n, size, _ = images.shape
-            array = group.create_array(
-                orientation,
-                shape=images.shape,
-                dtype="uint8",
-                chunks=(1, size, size),
-                shards=(_shard_length(n, size), size, size),
-            )
-            array[:] = images
+            shard = _shard_length(n, size)
+            # zarr hands every chunk to a worker thread to compress it; one chunk at a time (its
+            # default batch) these hand-offs cost several times the compression itself.
+            with zarr.config.set({"codec_pipeline.batch_size": shard}):
+                array = group.create_array(
+                    orientation,
+                    shape=images.shape,
+                    dtype="uint8",
+                    chunks=(1, size, size),
+                    shards=(shard, size, size),
+                )
+                array[:] = images
     table = sliced.table if subject is None else attach_subject(sliced.table, subject)
     metadata = {"slicing": json.dumps(sliced.attrs["slicing"], sort_keys=True)}
     write_parquet(table, table_path, metadata=metadata)
@@ -425,5 +328,5 @@ def write_quarantined(
         "slicing": params.to_attrs(),
     }
     with atomic_output(store_path) as tmp:
-        zarr.open_group(tmp, mode="w", zarr_format=3).attrs.update(attrs)
+        zarr.open_group(tmp, mode="w", zarr_format=3, attributes=attrs)
     write_parquet(pl.DataFrame(schema=KEY_SCHEMA), table_path)

@@ -4,16 +4,12 @@ import nibabel as nib
 import numpy as np
 import polars as pl
 import pytest
+import torch
+import torch.nn.functional as F
 import zarr
 
-from sail_core.data.slicing import (
-    SlicingParams,
-    acquisition_axis,
-    plane_geometry,
-    render_slices,
-    slice_scan,
-    write_scan,
-)
+from sail_core.data.planes import acquisition_axis, plane_geometry, render_slices
+from sail_core.data.slicing import SlicingParams, slice_scan, structure_counts, write_scan
 from sail_core.data.store import SliceReader, contiguous_runs
 
 AIR, TISSUE, BONE = -1000, 40, 1000
@@ -123,6 +119,51 @@ def test_render_crops_resizes_and_orients():
     np.testing.assert_array_equal(images[0] >= 128, expected)
     np.testing.assert_array_equal(images[0], images[1])
     assert images[0, 2:8, 12:18].min() == 255 and images[0, 12:, :8].max() == 0
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+@pytest.mark.parametrize("batch", [1, 6, 64])
+def test_rendering_planes_in_groups_equals_one_plane_at_a_time(axis, batch):
+    """Bitwise: slices go through the interpolation as channels of one image, in any grouping."""
+    pixels = np.random.default_rng(axis).integers(0, 256, (27, 31, 29), dtype=np.uint8)
+    spacing = (0.7, 1.0, 1.6)  # anisotropic in every plane: the square-pixel resampling runs too
+    geometry = plane_geometry("x", axis, pixels.shape, spacing)
+    (u0, v0), side = geometry.crop_start, geometry.crop_side
+    first, last = 1, 23  # 23 slices: groups of four and a remainder
+    expected = []
+    for index in range(first, last + 1):
+        plane = torch.from_numpy(np.take(pixels, index, axis=axis).copy())[None, None]
+        grid = F.interpolate(plane, size=geometry.grid, mode="bilinear", align_corners=False)
+        crop = grid[..., u0 : u0 + side, v0 : v0 + side]
+        image = F.interpolate(
+            crop, size=(16, 16), mode="bilinear", antialias=True, align_corners=False
+        )
+        expected.append(image[0, 0].numpy().T[::-1, ::-1])
+    images = render_slices(pixels, geometry, first, last, size=16, batch=batch)
+    np.testing.assert_array_equal(images, np.stack(expected))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.float32])
+def test_structure_counts_of_a_flipped_view_equal_those_of_its_copy(dtype):
+    """Masks stored in another orientation arrive as views with negative strides."""
+    rng = np.random.default_rng(1)
+    stored = np.zeros((30, 26, 22), dtype)
+    stored[4:19, 7:12, 3:9] = rng.random((15, 5, 6)) > 0.5
+    stored[2, 20, 15] = 1
+    view = stored[::-1, :, ::-1].transpose(1, 0, 2)
+    geometries = {
+        o: plane_geometry(o, a, view.shape, (1.0, 1.0, 1.0))
+        for o, a in (("sagittal", 0), ("coronal", 1), ("axial", 2))
+    }
+    counts = structure_counts(view, geometries)
+    expected = structure_counts(np.ascontiguousarray(view), geometries)
+    for orientation in geometries:
+        np.testing.assert_array_equal(counts[orientation], expected[orientation])
+        assert counts[orientation].sum() > 0
+    axial = geometries["axial"]
+    (u0, u1), (v0, v1) = axial.source_ranges
+    direct = np.count_nonzero(np.ascontiguousarray(view)[u0:u1, v0:v1, :], axis=(0, 1))
+    np.testing.assert_array_equal(counts["axial"], direct)
 
 
 def test_anisotropic_pixels_are_made_square_before_resizing(tmp_path):

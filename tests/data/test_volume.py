@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 
 import nibabel as nib
@@ -10,7 +11,6 @@ from sail_core.data.volume import (
     load_mask,
     mask_files,
     plane_axes,
-    sha256_file,
 )
 
 SCAN = "ct/s0001"
@@ -70,7 +70,7 @@ def test_mask_follows_the_image_into_the_canonical_frame_keeping_its_dtype(tmp_p
     mask = np.zeros(data.shape, np.uint8)
     mask[1, 2, 3] = 1
     stored, stored_affine = as_permuted(mask, affine)
-    loaded = load_mask(SCAN, save(tmp_path / "liver.nii.gz", stored, stored_affine), image)
+    loaded = load_mask(SCAN, save(tmp_path / "liver.nii.gz", stored, stored_affine), image).data
     assert loaded.dtype == np.uint8
     assert list(zip(*np.nonzero(loaded), strict=True)) == [(1, 2, 3)]
 
@@ -79,6 +79,50 @@ def test_trailing_singleton_axis_is_accepted(tmp_path):
     data, affine = ras_volume()
     image = load_image(SCAN, save(tmp_path / "ct.nii.gz", data[..., None], affine))
     assert image.shape == data.shape
+
+
+def scaled(data, affine):
+    image = nib.Nifti1Image(data, affine)
+    image.header.set_slope_inter(0.5, -1024.0)
+    return image
+
+
+def big_endian(data, affine):
+    return nib.Nifti1Image(data.astype(">i2"), affine)
+
+
+def nifti2(data, affine):
+    return nib.Nifti2Image(data.astype(np.float32), affine)
+
+
+def two_gzip_members(path, image):
+    """One file of two concatenated gzip members (as written by block-gzip tools)."""
+    content = image.to_bytes()
+    path.write_bytes(gzip.compress(content[:500]) + gzip.compress(content[500:]))
+
+
+@pytest.mark.parametrize(
+    ("name", "make_image", "write"),
+    [
+        ("int16.nii.gz", nib.Nifti1Image, nib.save),
+        ("uint8.nii.gz", lambda d, a: nib.Nifti1Image((d % 7).astype(np.uint8), a), nib.save),
+        ("scaled.nii.gz", scaled, nib.save),
+        ("big_endian.nii.gz", big_endian, nib.save),
+        ("nifti2.nii.gz", nifti2, nib.save),
+        ("uncompressed.nii", nib.Nifti1Image, nib.save),
+        ("two_members.nii.gz", nib.Nifti1Image, lambda image, path: two_gzip_members(path, image)),
+    ],
+)
+def test_voxels_and_affine_are_those_nibabel_reads(tmp_path, name, make_image, write):
+    data, affine = ras_volume()
+    path = tmp_path / name
+    write(make_image(data, affine), path)
+    expected = nib.load(path)
+    voxels = np.asanyarray(expected.dataobj)
+    image = load_image(SCAN, path)
+    np.testing.assert_array_equal(image.data, voxels)
+    assert image.data.dtype == voxels.dtype
+    np.testing.assert_array_equal(image.affine, expected.affine)
 
 
 def test_mask_files_are_sorted_by_structure_name(tmp_path):
@@ -97,7 +141,19 @@ def test_missing_or_empty_segmentation_folder_is_a_bad_scan(tmp_path):
         mask_files(SCAN, tmp_path)
 
 
-def test_sha256_of_a_file(tmp_path):
-    path = tmp_path / "blob"
-    path.write_bytes(b"x" * 3_000_000)
-    assert sha256_file(path) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+def test_volumes_carry_the_sha256_of_their_file(tmp_path):
+    data, affine = ras_volume()
+    image_path = save(tmp_path / "ct.nii.gz", data, affine)
+    mask_path = save(tmp_path / "liver.nii.gz", (data > 0).astype(np.uint8), affine)
+    image = load_image(SCAN, image_path)
+    mask = load_mask(SCAN, mask_path, image)
+    assert image.sha256 == hashlib.sha256(image_path.read_bytes()).hexdigest()
+    assert mask.sha256 == hashlib.sha256(mask_path.read_bytes()).hexdigest()
+
+
+def test_truncated_uncompressed_nifti_is_a_bad_scan(tmp_path):
+    data, affine = ras_volume()
+    path = save(tmp_path / "ct.nii", data, affine)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(BadScanError, match="unreadable NIfTI"):
+        load_image(SCAN, path)
