@@ -34,6 +34,8 @@ PLANE_OF_AXIS_CODE = {
     "I": "axial",
 }
 
+MAX_DEFLATE_RATIO = 1032
+
 
 @dataclass(frozen=True)
 class Volume:
@@ -57,7 +59,9 @@ def gunzip(compressed: bytes) -> bytes:
     trailer's length field (nibabel's streamed read takes about 1.5x as long). A file of several
     gzip members, whose trailer holds only the last member's length, goes through gzip instead."""
     length = int.from_bytes(compressed[-4:], "little")
-    content = zlib.decompress(compressed, wbits=31, bufsize=max(length, 1))
+    # deflate expands at most about 1032-fold, so a corrupt trailer cannot reserve more
+    bufsize = max(1, min(length, MAX_DEFLATE_RATIO * len(compressed)))
+    content = zlib.decompress(compressed, wbits=31, bufsize=bufsize)
     if len(content) % 2**32 != length:
         return gzip.decompress(compressed)
     return content

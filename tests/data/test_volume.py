@@ -1,10 +1,12 @@
 import gzip
 import hashlib
+import zlib
 
 import nibabel as nib
 import numpy as np
 import pytest
 
+from sail_core.data import volume
 from sail_core.data.errors import BadScanError
 from sail_core.data.volume import (
     load_image,
@@ -157,3 +159,19 @@ def test_truncated_uncompressed_nifti_is_a_bad_scan(tmp_path):
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(BadScanError, match="unreadable NIfTI"):
         load_image(SCAN, path)
+
+
+def test_a_gzip_trailer_claiming_gigabytes_is_a_bad_scan(tmp_path, monkeypatch):
+    data, affine = ras_volume()
+    path = save(tmp_path / "ct.nii.gz", data, affine)
+    path.write_bytes(path.read_bytes()[:-4] + (2**32 - 1).to_bytes(4, "little"))
+    buffers, real_decompress = [], zlib.decompress
+
+    def decompress(compressed, wbits, bufsize):
+        buffers.append(bufsize)
+        return real_decompress(compressed, wbits, bufsize)
+
+    monkeypatch.setattr(volume.zlib, "decompress", decompress)
+    with pytest.raises(BadScanError, match="unreadable"):
+        load_image(SCAN, path)
+    assert buffers and max(buffers) <= volume.MAX_DEFLATE_RATIO * path.stat().st_size
