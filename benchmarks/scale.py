@@ -233,7 +233,7 @@ def evaluate(folder: Path, args: argparse.Namespace, part: str) -> dict:
         recovery = RecoverySettings(
             n_values=(1, 2, 3, 5, 10, 20, 30, 50, 75, 100),
             fractions=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
-            min_dense_auc=0.6,
+            min_dense_auc=0.0,  # every target gets its curves: the planted labels mean nothing
             report_split="val",
             methods=METHODS,
         )
