@@ -33,6 +33,7 @@ from sail_core.sae.codes import CodeStore
 
 logger = logging.getLogger(__name__)
 
+QUALITY_BLOCK = 64
 AGREEMENT_COLUMNS = {"modality": "modality", "orientation": "orientation", "sex": "gender"}
 
 
@@ -168,9 +169,15 @@ def retrieve_all(
     labels = {name: value_codes(column) for name, column in values.items()}
     presence = pool.select(structure_columns(pool)).to_numpy().astype(bool)
     row_ids = pool["row_id"].to_numpy()
+    # dimension-major copy: a dense fingerprint's dimensions are then contiguous rows to read
+    by_dimension = np.ascontiguousarray(dense.T)
     per_reference, retrieved_rows = [], []
     for done, ref in enumerate(references, start=1):
-        quality = unit @ unit[ref]
+        if (done - 1) % QUALITY_BLOCK == 0:
+            # the full-space cosines of a block of references in one pass over the pool
+            block = references[done - 1 : done - 1 + QUALITY_BLOCK]
+            qualities = unit[block] @ unit.T
+        quality = qualities[(done - 1) % QUALITY_BLOCK]
         searches = [("dense_full", None, quality)]
         row = codes[ref]
         for k in settings.k_values:
@@ -180,7 +187,8 @@ def retrieve_all(
                     ("sparse_fp", k, subvector_similarity(sparse_values, columns[:, fp].toarray()))
                 )
             dims = dense_fingerprint(dense[ref], k)
-            searches.append(("dense_fp", k, subvector_similarity(dense[ref, dims], dense[:, dims])))
+            candidates = by_dimension[dims].T
+            searches.append(("dense_fp", k, subvector_similarity(dense[ref, dims], candidates)))
         for method, k, similarity in searches:
             own_scan = np.searchsorted(segments, ref, side="right") - 1
             hits = best_per_scan(similarity, segments, own_scan, settings.n_retrieved)
