@@ -17,6 +17,7 @@ same wall time, then one summary table.
     .venv/bin/python benchmarks/sae_train.py            # d=1536, 8192 latents, batch 2048
     .venv/bin/python benchmarks/sae_train.py --quick    # fewer rows, shorter runs
     .venv/bin/python benchmarks/sae_train.py --precisions fp32 --names D128-512-2048-8192_K160
+    .venv/bin/python benchmarks/sae_train.py --quick --profile 6   # and where a step's time goes
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from sail_core.sae.losses import unexplained_variance
 from sail_core.sae.model import MatryoshkaSAE
 from sail_core.sae.trainer import Trainer
 
-FVU_TOLERANCE = 1e-3  # relative: same-step runs differ only by floating-point rounding
+FVU_TOLERANCE = 1e-3
+PROFILE_ROWS = 14  # relative: same-step runs differ only by floating-point rounding
 
 
 def synthetic_embeddings(n: int, d: int, n_atoms: int, active: int, seed: int) -> torch.Tensor:
@@ -113,6 +115,21 @@ class Contender:
     seconds: float = 0.0
     timed_rows: int = 0
     timed_seconds: float = 0.0
+
+
+def profile_steps(step: Callable, batches: Iterator, n_steps: int, device: torch.device) -> None:
+    """The operators that take the most host time in `n_steps` more steps, per step."""
+    with torch.profiler.profile() as profiler:
+        for _ in range(n_steps):
+            step(next(batches))
+        synchronise(device)
+    events = sorted(profiler.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    print(f"ours, profiled over {n_steps} steps (host self time per step):")
+    for event in events[:PROFILE_ROWS]:
+        print(
+            f"  {event.key[:44]:44s} {event.self_cpu_time_total / n_steps / 1000:8.1f} ms"
+            f"  ({event.count // n_steps} calls)"
+        )
 
 
 def race(contenders: list[Contender], device: torch.device, warmup: int = 2) -> None:
@@ -227,6 +244,13 @@ def run_race(
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         race(list(contenders.values()), device)
+        if args.profile:
+            profile_steps(
+                contenders["ours"].step,
+                epoch_batches(train, args.batch, args.seed),
+                args.profile,
+                device,
+            )
     rate = {label: c.timed_rows / c.timed_seconds for label, c in contenders.items()}
     print(f"forward GEMM (the bound) {rate['forward GEMM']:9,.0f} samples/s")
     if device.type == "cuda":
@@ -268,6 +292,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--profile", type=int, default=0, help="after each race, profile this many steps of ours"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
