@@ -186,11 +186,16 @@ class BatchRunner:
     def run(self, requests: list[Request]) -> dict[str, BatchFailure]:
         """Ask `requests` through Message Batches and cache every succeeded result."""
         failures = self.settle({r.key for r in requests})
-        pending = [r for r in requests if self.cache.get(r.key) is None]
-        groups = split_into_batches(pending, self.limits) if pending else []
         claimed = []
         try:
             with self._folder_lock():
+                # decided under the folder lock: another job may have registered some of these
+                # requests (or finished them) since `settle` looked
+                registered = self._registered_keys()
+                pending = [
+                    r for r in requests if r.key not in registered and self.cache.get(r.key) is None
+                ]
+                groups = split_into_batches(pending, self.limits) if pending else []
                 for group in groups:
                     intent = intent_id([r.key for r in group])
                     lock = self._lock(intent)
@@ -212,8 +217,14 @@ class BatchRunner:
         finally:
             for intent, lock, _ in claimed:
                 self._forget(intent, lock)
-        # Requests registered by another job in the meantime: wait for it.
-        return failures | self.settle({r.key for r in pending})
+        # Requests registered by another job: wait for it.
+        return failures | self.settle({r.key for r in requests})
+
+    def _registered_keys(self) -> set[str]:
+        """The request keys of every recorded intent (call under the folder lock)."""
+        return {
+            key for path in self.state_dir.glob("*.json") for key in read_json(path)["requests"]
+        }
 
     def _forget(self, intent: str, lock: IntentLock) -> None:
         """Drop a finished intent; its lock file goes with it, then the lock is released."""

@@ -6,11 +6,12 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from sail_core.label.batches import BatchLimits, split_into_batches
+from sail_core.label.batches import BatchLimits, BatchRunner, split_into_batches
 from sail_core.label.cache import make_request
 from sail_core.label.labels import OK, PARSE_FAILED
 from sail_core.label.models import MODELS, model_info
@@ -121,6 +122,45 @@ def test_two_jobs_at_once_both_finish_and_ask_each_request_once(fake_api, tmp_pa
     assert len(fake_api.batch_submissions) == 8
     assert set(fake_api.batch_submissions.values()) == {1}
     assert not list((tmp_path / "batches").glob("*.json"))
+
+
+def test_requests_another_job_registers_after_our_look_are_not_asked_again(
+    fake_api, tmp_path, monkeypatch
+):
+    """The other job registers its batch between this job's look at the recorded batches and
+    its own registration: the shared requests are left to it, and waited for."""
+    fake_api.polls_before_end = 20
+    evidence = evidence_set(8)
+    look = BatchRunner.settle
+    other_job: list[threading.Thread] = []
+    our_looks = []
+
+    def look_then_let_the_other_job_register(runner, keys):
+        failures = look(runner, keys)
+        if threading.current_thread() is threading.main_thread():
+            our_looks.append(keys)
+        # the look that `run` takes right before registering (the first is `answer`'s)
+        if len(our_looks) == 2 and not other_job:
+            other_job.append(
+                threading.Thread(
+                    target=lambda: labeller(fake_api, tmp_path, batch_min_requests=2).label(
+                        evidence[3:]
+                    )
+                )
+            )
+            other_job[0].start()
+            deadline = time.monotonic() + 60
+            while not list((tmp_path / "batches").glob("*.json")):
+                assert time.monotonic() < deadline, "the other job never registered its batch"
+                time.sleep(0.01)
+        return failures
+
+    monkeypatch.setattr(BatchRunner, "settle", look_then_let_the_other_job_register)
+    labels, _ = labeller(fake_api, tmp_path, batch_min_requests=2).label(evidence[:5])
+    other_job[0].join(timeout=120)
+    assert all_ok(labels)
+    assert len(fake_api.batch_submissions) == 8
+    assert set(fake_api.batch_submissions.values()) == {1}
 
 
 def test_failed_items_are_handled_by_error_type(fake_api, tmp_path):
