@@ -23,7 +23,6 @@ from sail_core.report.retrieval_section import RetrievalTables, retrieval_sectio
 from sail_core.report.sources import Missing, load_json, load_png, load_table
 from sail_core.report.thumbnails import thumbnails
 from sail_core.report.universality_section import (
-    UniversalityFiles,
     card_universality,
     concepts_section,
     stability_summary,
@@ -132,7 +131,7 @@ def sae_section(
         element("h3", "Language-driven retrieval"),
         retrieval_section(retrieval, images, lambda feature: f"#{card_id(files, feature)}"),
         element("h3", "Seed stability"),
-        stability_summary(UniversalityFiles(files.root), files),
+        stability_summary(files),
         element("h3", "Features"),
         feature_list(
             anchor(files),
@@ -140,7 +139,7 @@ def sae_section(
             lambda feature: load_png(files.panel(feature)),
             settings.max_features,
             settings.enrichment_rows,
-            card_universality(UniversalityFiles(files.root), files, saes, card_href),
+            card_universality(files, saes, card_href),
         ),
         id=anchor(files),
         class_="block",
@@ -198,7 +197,7 @@ def build_atlas(data: DataFiles, saes: list[SaeFiles], settings: AtlasSettings) 
             element(
                 "section",
                 element("h2", "Shared and unique concepts"),
-                concepts_section(UniversalityFiles(data.root), saes, card_href),
+                concepts_section(saes, card_href),
                 id="concepts",
                 class_="block",
             ),

@@ -85,21 +85,17 @@ class SaeFiles:
             encoder=self.encoder, sae=self.sae, labeller=self.labeller
         )
 
+    def _sae_file(self, name: str) -> Path:
+        pattern = Layout(self.root).sae_file(name, self.imported)
+        return pattern.fill(encoder=self.encoder, sae=self.sae)
+
     @property
     def metrics(self) -> Path:
-        return (
-            Layout(self.root)
-            .sae_file("metrics.json", self.imported)
-            .fill(encoder=self.encoder, sae=self.sae)
-        )
+        return self._sae_file("metrics.json")
 
     @property
     def history(self) -> Path:
-        return (
-            Layout(self.root)
-            .sae_file("history.parquet", self.imported)
-            .fill(encoder=self.encoder, sae=self.sae)
-        )
+        return self._sae_file("history.parquet")
 
     @property
     def summary(self) -> Path:

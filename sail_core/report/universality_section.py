@@ -4,7 +4,6 @@ card, the stability summary of every selected SAE, and a page of shared and uniq
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -16,19 +15,6 @@ from sail_core.report.sources import Missing, load_json, load_png, load_table
 
 SHARED_ROWS = 25
 UNIQUE_ROWS = 15
-
-
-@dataclass(frozen=True)
-class UniversalityFiles:
-    """The outputs of the stability and alignment stages under a results root."""
-
-    root: Path
-
-    def stability(self, files: SaeFiles, name: str) -> Path:
-        return files.stability(name)
-
-    def alignment(self, a: SaeFiles, b: SaeFiles, name: str) -> Path:
-        return a.alignment(b, name)
 
 
 def aligned_pairs(saes: list[SaeFiles]) -> list[tuple[SaeFiles, SaeFiles]]:
@@ -45,24 +31,21 @@ def universality_inputs(
     """Report inputs: the stability outputs (when extra seeds are configured) and the alignment
     outputs of every pair of the `selected` (encoder, sae)."""
     saes = [SaeFiles(root, encoder, sae, labeller) for encoder, sae in selected]
-    files = UniversalityFiles(root)
     stability = [
-        files.stability(s, name)
+        s.stability(name)
         for s in saes
         for name in ("features.parquet", "summary.json")
         if with_stability
     ]
-    alignment = [
-        files.alignment(a, b, name) for a, b in aligned_pairs(saes) for name in ALIGNMENT_FILES
-    ]
+    alignment = [a.alignment(b, name) for a, b in aligned_pairs(saes) for name in ALIGNMENT_FILES]
     return {
         "stability": [str(p) for p in stability],
         "alignment": [str(p) for p in alignment],
     }
 
 
-def stability_summary(files: UniversalityFiles, sae: SaeFiles) -> Html:
-    path = files.stability(sae, "summary.json")
+def stability_summary(sae: SaeFiles) -> Html:
+    path = sae.stability("summary.json")
     if not path.exists():
         # the report asks for stability outputs only when extra seeds are configured
         return element(
@@ -92,13 +75,12 @@ def stability_summary(files: UniversalityFiles, sae: SaeFiles) -> Html:
 
 
 def card_universality(
-    files: UniversalityFiles,
     sae: SaeFiles,
     saes: list[SaeFiles],
     card_href: Callable[[SaeFiles, int], str],
 ) -> Callable[[int], Html]:
     """feature -> a line with its stability score and its twin in every other encoder."""
-    stability = load_table(files.stability(sae, "features.parquet"), ("feature", "stability"))
+    stability = load_table(sae.stability("features.parquet"), ("feature", "stability"))
     scores = (
         {}
         if isinstance(stability, Missing)
@@ -109,7 +91,7 @@ def card_universality(
         if sae not in (a, b):
             continue
         side, other = ("a", b) if sae == a else ("b", a)
-        table_ = load_table(files.alignment(a, b, "features.parquet"), ("side", "twin"))
+        table_ = load_table(a.alignment(b, "features.parquet"), ("side", "twin"))
         labels = load_table(other.labels, ("feature", "label"))
         twins.append(
             (
@@ -161,18 +143,16 @@ def _panel(sae: SaeFiles, feature: int) -> Html:
     return image(png, f"top slices of {sae.encoder} feature {feature}", class_="panel")
 
 
-def concepts_section(
-    files: UniversalityFiles, saes: list[SaeFiles], card_href: Callable[[SaeFiles, int], str]
-) -> Html:
+def concepts_section(saes: list[SaeFiles], card_href: Callable[[SaeFiles, int], str]) -> Html:
     """Shared and unique concepts of every aligned pair, side by side, with example slices."""
     pairs = aligned_pairs(saes)
     if not pairs:
         return element("p", "Needs selected SAEs of at least two encoders.", class_="small")
     blocks = []
     for a, b in pairs:
-        summary = load_json(files.alignment(a, b, "summary.json"))
-        shared = load_table(files.alignment(a, b, "shared.parquet"), ("feature_a", "feature_b"))
-        unique = load_table(files.alignment(a, b, "unique.parquet"), ("encoder", "feature"))
+        summary = load_json(a.alignment(b, "summary.json"))
+        shared = load_table(a.alignment(b, "shared.parquet"), ("feature_a", "feature_b"))
+        unique = load_table(a.alignment(b, "unique.parquet"), ("encoder", "feature"))
         heading = element("h3", f"{a.name} ↔ {b.name}")
         if (
             isinstance(summary, Missing)

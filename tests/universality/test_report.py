@@ -8,7 +8,6 @@ import polars as pl
 from sail_core.io import write_json, write_parquet
 from sail_core.report.files import SaeFiles
 from sail_core.report.universality_section import (
-    UniversalityFiles,
     aligned_pairs,
     card_universality,
     concepts_section,
@@ -21,9 +20,8 @@ def href(files: SaeFiles, feature: int) -> str:
     return f"#{files.encoder}-{feature}"
 
 
-def results(root: Path) -> tuple[UniversalityFiles, SaeFiles, SaeFiles]:
+def results(root: Path) -> tuple[SaeFiles, SaeFiles]:
     a, b = SaeFiles(root, "enc_a", "D4_K1", "offline"), SaeFiles(root, "enc_b", "D4_K1", "offline")
-    files = UniversalityFiles(root)
     write_parquet(pl.DataFrame({"feature": [0, 1], "label": ["<liver>", "spleen"]}), a.labels)
     write_parquet(pl.DataFrame({"feature": [2], "label": ["liver again"]}), b.labels)
     alignment = pl.DataFrame(
@@ -31,57 +29,57 @@ def results(root: Path) -> tuple[UniversalityFiles, SaeFiles, SaeFiles]:
          "twin": [2, -1, 0, -1], "correlation": [0.9, np.nan, 0.9, np.nan],
          "best_correlation": [0.9, 0.1, 0.9, 0.2]}
     )  # fmt: skip
-    write_parquet(alignment, files.alignment(a, b, "features.parquet"))
+    write_parquet(alignment, a.alignment(b, "features.parquet"))
     write_parquet(
         pl.DataFrame({"feature_a": [0], "feature_b": [2], "correlation": [0.9],
                       "label_a": ["<liver>"], "label_b": ["liver again"]}),
-        files.alignment(a, b, "shared.parquet"),
+        a.alignment(b, "shared.parquet"),
     )  # fmt: skip
     write_parquet(
         pl.DataFrame({"encoder": ["enc_a", "enc_b"], "feature": [1, 3],
                       "best_correlation": [0.1, 0.2], "label": ["spleen", None],
                       "top_structures": [["spleen"], []]}),
-        files.alignment(a, b, "unique.parquet"),
+        a.alignment(b, "unique.parquet"),
     )  # fmt: skip
     write_json(
-        files.alignment(a, b, "summary.json"),
+        a.alignment(b, "summary.json"),
         {"threshold": 0.4, "null_quantile": 0.99, "null_permutations": 5, "n_rows": 10,
          "n_scans": 3, "shared": 1, "active_a": 2, "active_b": 2, "unique_a": 1, "unique_b": 1},
     )  # fmt: skip
     write_parquet(
         pl.DataFrame({"feature": [0, 1], "stability": [0.95, 0.05]}),
-        files.stability(a, "features.parquet"),
+        a.stability("features.parquet"),
     )
     write_json(
-        files.stability(a, "summary.json"),
+        a.stability("summary.json"),
         {"main_seed": 0, "seeds": [1], "n_rows": 10, "splits": ["val"], "min_cosine": 0.7,
          "min_correlation": 0.5,
          "table": [{"features": "all", "level": "all", "n_features": 2,
                     "fraction_stable": 0.5, "mean_stability": 0.5}]},
     )  # fmt: skip
-    return files, a, b
+    return a, b
 
 
 def test_cards_show_stability_and_a_linked_twin_or_its_absence(tmp_path):
-    files, a, b = results(tmp_path)
-    line = card_universality(files, a, [a, b], href)
+    a, b = results(tmp_path)
+    line = card_universality(a, [a, b], href)
     twin = line(0)
     assert "seed stability 0.95" in twin and 'href="#enc_b-2"' in twin and "liver again" in twin
     assert "no twin in enc_b" in line(1)
-    back = card_universality(files, b, [a, b], href)(2)
+    back = card_universality(b, [a, b], href)(2)
     assert 'href="#enc_a-0"' in back and "&lt;liver&gt;" in back
 
 
 def test_concepts_page_lists_shared_and_unique_concepts(tmp_path):
-    files, a, b = results(tmp_path)
-    page = concepts_section(files, [a, b], href)
+    a, b = results(tmp_path)
+    page = concepts_section([a, b], href)
     assert "1 shared concepts" in page and "Only in enc_a (1)" in page and "spleen" in page
     assert "Seed stability" not in page
-    assert "0.5" in stability_summary(files, a)
-    assert "no extra training seeds" in stability_summary(files, b)
-    files.stability(b, "summary.json").parent.mkdir(parents=True)
-    files.stability(b, "summary.json").write_text("{broken")
-    assert "not available" in stability_summary(files, b)
+    assert "0.5" in stability_summary(a)
+    assert "no extra training seeds" in stability_summary(b)
+    b.stability("summary.json").parent.mkdir(parents=True)
+    b.stability("summary.json").write_text("{broken")
+    assert "not available" in stability_summary(b)
 
 
 def test_report_inputs_name_every_pair_once_in_name_order(tmp_path):
